@@ -1,0 +1,47 @@
+# covbot — two commands on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COVBOT := $(BIN)/covbot
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+DEMO_DB := demo.db
+DEMO_ENV := COVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) COVBOT_OUTBOX_DIR=out/demo SLACK_BOT_TOKEN= SMTP_HOST= COVBOT_ENV_FILE=/dev/null
+DEMO_ASOF := 2026-11-20
+
+.PHONY: install install-dev demo test bench bench-quick clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(DEVSTAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+install-dev: $(DEVSTAMP)
+
+demo: $(STAMP)
+	rm -f $(DEMO_DB)
+	rm -rf out/demo
+	$(DEMO_ENV) $(COVBOT) import bot/demo/portfolio
+	$(DEMO_ENV) $(COVBOT) check --rules rules/ --as-of $(DEMO_ASOF)
+	$(DEMO_ENV) $(COVBOT) explain GPUC-003 --rules rules/ --as-of $(DEMO_ASOF)
+
+test: $(DEVSTAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(DEVSTAMP)
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) out build *.egg-info

@@ -1,0 +1,44 @@
+"""The outcome of evaluating one covenant at one facility on one test date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bot.domain.decimals import to_text
+from bot.domain.thresholds import Threshold
+
+STATUSES = ("ok", "warning", "breach", "no_data")
+# How bad a status is, for --fail-on and escalation: ok < warning < no_data? No: DOMAIN.md
+# `--fail-on breach|warning` exits 3 "when any status is that bad or worse"; no_data is treated
+# as worse than warning and better than breach (missing data must never pass as ok).
+SEVERITY_ORDER = {"ok": 0, "warning": 1, "no_data": 2, "breach": 3}
+
+
+@dataclass(frozen=True)
+class CovenantResult:
+    facility_id: str
+    covenant_id: str
+    metric: str
+    as_of: date
+    value: Decimal | None
+    threshold: Threshold
+    status: str
+    headroom: Decimal | None
+    reason: str | None
+    months_to_breach: int | None = None
+
+    def as_json(self) -> dict:
+        """The documented `covbot check --format json` object."""
+        return {
+            "facility_id": self.facility_id,
+            "covenant_id": self.covenant_id,
+            "metric": self.metric,
+            "value": to_text(self.value),
+            "threshold": str(self.threshold),
+            "status": self.status,
+            "headroom": to_text(self.headroom),
+            "reason": self.reason,
+            "months_to_breach": self.months_to_breach,
+        }

@@ -1,0 +1,63 @@
+"""Thresholds (``">= 1.25"``): parsing, comparison and headroom, exactly per DOMAIN.md."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bot.domain.decimals import divide, to_text
+
+OPERATORS = (">=", ">", "<=", "<")
+_PATTERN = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$")
+
+
+class ThresholdSyntaxError(ValueError):
+    """The text is not an operator followed by a decimal."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    op: str
+    value: Decimal
+
+    @classmethod
+    def parse(cls, text: str) -> "Threshold":
+        if not isinstance(text, str):
+            raise ThresholdSyntaxError(
+                f"expected a threshold such as \">= 1.25\" (an operator >=, >, <= or < and a decimal), got {text!r}"
+            )
+        m = _PATTERN.match(text)
+        if not m:
+            raise ThresholdSyntaxError(
+                f"expected a threshold such as \">= 1.25\" (an operator >=, >, <= or < and a decimal), got {text!r}"
+            )
+        try:
+            value = Decimal(m.group(2))
+        except InvalidOperation as exc:  # pragma: no cover - the regex guards this
+            raise ThresholdSyntaxError(f"{m.group(2)!r} is not a decimal number") from exc
+        return cls(m.group(1), value)
+
+    def passes(self, value: Decimal) -> bool:
+        """Exact decimal comparison; equal complies with >= and <=, fails > and <."""
+        if self.op == ">=":
+            return value >= self.value
+        if self.op == ">":
+            return value > self.value
+        if self.op == "<=":
+            return value <= self.value
+        return value < self.value
+
+    @property
+    def is_lower_bound(self) -> bool:
+        return self.op in (">=", ">")
+
+    def headroom(self, value: Decimal) -> Decimal | None:
+        """(value − t)/|t| for >= and >; (t − value)/|t| for <= and <; None when t = 0."""
+        if self.value == 0:
+            return None
+        diff = value - self.value if self.is_lower_bound else self.value - value
+        return divide(diff, abs(self.value))
+
+    def __str__(self) -> str:
+        return f"{self.op} {to_text(self.value)}"
