@@ -1,0 +1,201 @@
+"""The `covbot` command line: parse arguments, call a service, print, pick an exit code.
+
+Exit codes: 0 it ran (whatever the statuses); 1 a runtime failure; 2 a usage or rule-file
+error; 3 `--fail-on` found a status that bad or worse.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date
+from enum import Enum
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from bot import __version__
+from bot.config import load_settings
+from bot.dates import parse_date, today_utc
+from bot.errors import CovbotError, RuleFileError, UsageError
+from bot.render.console import make_console
+
+app = typer.Typer(
+    name="covbot",
+    help="Covenant monitoring for compute-backed loans: evaluate covenant rules against stored loan data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Validate and unit-test rule files.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(db_app, name="db")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FAIL_ON = 0, 1, 2, 3
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    breach = "breach"
+    warning = "warning"
+
+
+def _err(message: str) -> None:
+    make_console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}")
+
+
+def handle_errors(fn):
+    """Turn covbot's own errors into a sentence on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (RuleFileError, UsageError) as exc:
+            _err(str(exc))
+            raise typer.Exit(EXIT_USAGE)
+        except CovbotError as exc:
+            _err(str(exc))
+            raise typer.Exit(EXIT_FAILURE)
+
+    return wrapper
+
+
+def _as_of(text: Optional[str]) -> date:
+    return parse_date(text, "--as-of") if text else today_utc()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(f"covbot {__version__}")
+        raise typer.Exit()
+
+
+@app.command("import")
+@handle_errors
+def import_cmd(
+    path: str = typer.Argument(..., help="A folder of CSV files in the interchange contract (or one CSV file)."),
+) -> None:
+    """Load CSV files into the database (all or nothing; re-importing is idempotent)."""
+    from bot import services
+    from bot.render.imports import ProgressReporter, render_summary
+
+    settings = load_settings()
+    console = make_console()
+    with ProgressReporter(console) as progress:
+        summary = services.import_data(settings, path, progress=progress)
+    render_summary(console, summary)
+
+
+@app.command()
+@handle_errors
+def check(
+    rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    facility: Optional[list[str]] = typer.Option(None, "--facility", help="Only this facility (repeatable)."),
+    covenant: Optional[list[str]] = typer.Option(None, "--covenant", help="Only this covenant (repeatable)."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Exit 3 when any status is this bad or worse."),
+    no_notify: bool = typer.Option(False, "--no-notify", help="Store results but send nothing and leave alert state alone."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Store nothing and send nothing."),
+) -> None:
+    """Evaluate every covenant against every facility it applies to at the test date."""
+    from bot import services
+    from bot.domain.results import SEVERITY_ORDER
+    from bot.render.console import results_json, results_table, summary_line
+
+    settings = load_settings()
+    outcome = services.run_check(
+        settings, rules_path=rules, as_of=_as_of(as_of), facility_ids=facility,
+        covenant_ids=covenant, dry_run=dry_run,
+    )
+    notify_report = None
+    if not (dry_run or no_notify):
+        notify_report = services.notify_after_check(settings, outcome)
+    if fmt is OutputFormat.json:
+        typer.echo(results_json(outcome.results))
+    else:
+        console = make_console()
+        borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
+        console.print(results_table(outcome.results, f"Covenant check as of {outcome.as_of}", borrowers))
+        console.print(summary_line(outcome.counts()))
+        if notify_report is not None:
+            console.print(notify_report)
+    if fail_on is not None:
+        limit = SEVERITY_ORDER[fail_on.value]
+        if any(SEVERITY_ORDER[r.status] >= limit for r in outcome.results):
+            raise typer.Exit(EXIT_FAIL_ON)
+
+
+@app.command()
+@handle_errors
+def explain(
+    facility_id: str = typer.Argument(..., help="The facility to explain."),
+    rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
+) -> None:
+    """Show the inputs behind every metric of one facility: quarters, marks, prices."""
+    from bot import services
+    from bot.render.explain import render_explanation
+
+    settings = load_settings()
+    t = _as_of(as_of)
+    data, explanation, results = services.explain(settings, rules_path=rules, facility_id=facility_id, as_of=t)
+    render_explanation(make_console(), data, explanation, results, t)
+
+
+@rules_app.command("validate")
+@handle_errors
+def rules_validate(
+    path: Optional[str] = typer.Argument(None, help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
+) -> None:
+    """Check rule files; exit 0 when valid, 2 with every problem as file:line:column."""
+    from bot import services
+
+    settings = load_settings()
+    ruleset = services.load_ruleset(settings, path)
+    typer.echo(
+        f"OK: {len(ruleset.covenants)} covenants, {len(ruleset.scenarios)} scenarios in "
+        f"{len(ruleset.files)} file(s) (sha256 {ruleset.digest[:12]})."
+    )
+
+
+@rules_app.command("test")
+@handle_errors
+def rules_test(
+    files: list[str] = typer.Argument(..., help="Rule test files (YAML)."),
+) -> None:
+    """Run rule unit tests: data, test dates and the statuses you expect."""
+    from bot.ruletests import run_rule_tests, render_rule_test_report
+
+    report = run_rule_tests(files)
+    render_rule_test_report(make_console(), report)
+    if not report.passed:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@db_app.command("upgrade")
+@handle_errors
+def db_upgrade() -> None:
+    """Create the database or bring its schema up to date."""
+    from bot.store.db import make_engine, upgrade
+
+    settings = load_settings()
+    upgrade(make_engine(settings.database_url))
+    typer.echo("The database schema is up to date.")
+
+
+def main() -> None:  # console-script entry point
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

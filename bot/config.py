@@ -1,0 +1,90 @@
+"""Settings from the environment and `.env` (names as in DOMAIN.md and README's table).
+
+Secrets are ``SecretStr`` so they never show in logs, reprs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+def _env_file() -> str | None:
+    # COVBOT_ENV_FILE points at another env file (or /dev/null to ignore `.env`).
+    return os.environ.get("COVBOT_ENV_FILE", ".env")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    # storage and rules
+    database_url: str = Field("sqlite:///covbot.db", alias="COVBOT_DATABASE_URL")
+    rules: str = Field("rules/", alias="COVBOT_RULES")
+
+    # notifications
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="COVBOT_SLACK_API_URL")
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int | None = Field(None, alias="SMTP_PORT")
+    smtp_user: str | None = Field(None, alias="SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_security: str = Field("starttls", alias="SMTP_SECURITY")
+    smtp_timeout_seconds: float = Field(30.0, alias="COVBOT_SMTP_TIMEOUT_SECONDS")
+    email_from: str = Field("covbot@localhost", alias="COVBOT_EMAIL_FROM")
+    default_slack_channel: str | None = Field(None, alias="COVBOT_DEFAULT_SLACK_CHANNEL")
+    default_email: str | None = Field(None, alias="COVBOT_DEFAULT_EMAIL")
+    outbox_dir: str = Field("out/", alias="COVBOT_OUTBOX_DIR")
+
+    # service
+    eval_cron: str = Field("0 6 * * *", alias="COVBOT_EVAL_CRON")
+    digest_cron: str = Field("0 7 * * mon", alias="COVBOT_DIGEST_CRON")
+    timezone: str = Field("UTC", alias="COVBOT_TIMEZONE")
+    dispatch_seconds: float = Field(5, alias="COVBOT_DISPATCH_SECONDS")
+    inbox: str | None = Field(None, alias="COVBOT_INBOX")
+    inbox_poll_seconds: float = Field(5, alias="COVBOT_INBOX_POLL_SECONDS")
+    log_format: str = Field("text", alias="COVBOT_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="COVBOT_LOG_LEVEL")
+
+    @field_validator("slack_bot_token", "smtp_password", "smtp_host", "inbox",
+                     "default_slack_channel", "default_email", "smtp_user", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v):
+        return None if v == "" else v
+
+    @field_validator("smtp_port", mode="before")
+    @classmethod
+    def _empty_port(cls, v):
+        return None if v == "" else v
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _security(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("starttls", "ssl", "none"):
+            raise ValueError("SMTP_SECURITY must be starttls, ssl or none")
+        return v
+
+    @property
+    def slack_base_url(self) -> str:
+        return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
+
+    @property
+    def outbox_path(self) -> Path:
+        return Path(self.outbox_dir)
+
+
+def load_settings(**overrides) -> Settings:
+    """Fresh settings from the environment and the env file (no caching: tests change env)."""
+    env_file = _env_file()
+    return Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None, **overrides)
+
+
+@lru_cache(maxsize=1)
+def cached_settings() -> Settings:  # pragma: no cover - convenience for long-running service
+    return load_settings()

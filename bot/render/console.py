@@ -1,0 +1,79 @@
+"""Rich tables for `covbot check` and friends."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Iterable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.domain.decimals import to_text
+from bot.domain.results import CovenantResult
+
+STATUS_STYLE = {"ok": "green", "warning": "yellow", "breach": "bold red", "no_data": "magenta"}
+STATUS_LABEL = {"ok": "ok", "warning": "WARNING", "breach": "BREACH", "no_data": "NO DATA"}
+
+
+def human_number(value: Decimal | None, places: int = 4) -> str:
+    if value is None:
+        return "—"
+    q = Decimal(1).scaleb(-places)
+    try:
+        return f"{value.quantize(q):,}"
+    except Exception:  # pragma: no cover - huge values
+        return to_text(value) or "—"
+
+
+def human_percent(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{(value * 100).quantize(Decimal('0.1'))}%"
+
+
+def results_json(results: Iterable[CovenantResult]) -> str:
+    rows = sorted((r.as_json() for r in results), key=lambda r: (r["facility_id"], r["covenant_id"]))
+    return json.dumps(rows, indent=2)
+
+
+def results_table(results: list[CovenantResult], title: str, borrowers: dict[str, str] | None = None) -> Table:
+    borrowers = borrowers or {}
+    table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
+    table.add_column("Facility")
+    table.add_column("Borrower", overflow="fold", max_width=28)
+    table.add_column("Covenant")
+    table.add_column("Value", justify="right")
+    table.add_column("Threshold", justify="right")
+    table.add_column("Headroom", justify="right")
+    table.add_column("Status")
+    table.add_column("Breach in", justify="right")
+    table.add_column("Why", overflow="fold", max_width=48)
+    for r in sorted(results, key=lambda r: (r.facility_id, r.covenant_id)):
+        style = STATUS_STYLE[r.status]
+        mtb = "—" if r.months_to_breach is None else ("now" if r.months_to_breach == 0 else f"~{r.months_to_breach} mo")
+        table.add_row(
+            escape(r.facility_id),
+            escape(borrowers.get(r.facility_id, "")),
+            escape(r.covenant_id),
+            human_number(r.value),
+            str(r.threshold),
+            human_percent(r.headroom),
+            f"[{style}]{STATUS_LABEL[r.status]}[/{style}]",
+            mtb,
+            escape(r.reason or ""),
+        )
+    return table
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    parts = []
+    for status in ("breach", "warning", "no_data", "ok"):
+        style = STATUS_STYLE[status]
+        parts.append(f"[{style}]{counts.get(status, 0)} {STATUS_LABEL[status].lower().replace('_', ' ')}[/{style}]")
+    return " · ".join(parts)
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)

@@ -1,0 +1,167 @@
+"""Use cases: what the CLI and the scheduler call. Each builds its adapters from settings.
+
+No printing here; callers render the returned values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from bot.config import Settings
+from bot.dates import utc_now
+from bot.domain.results import SEVERITY_ORDER, CovenantResult
+from bot.domain.rulebook import RuleSet
+from bot.errors import UsageError
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def load_ruleset(settings: Settings, rules_path: str | None) -> RuleSet:
+    from bot.rules import load_rules
+
+    path = rules_path or settings.rules
+    if not Path(path).exists():
+        raise UsageError(f"The rules path {path!r} does not exist; give --rules PATH or set COVBOT_RULES.")
+    return load_rules(path)
+
+
+def open_engine(settings: Settings):
+    from bot.store.db import open_database
+
+    return open_database(settings.database_url)
+
+
+def import_data(settings: Settings, path: str | Path, progress: ProgressFn | None = None):
+    from bot.imports import import_directory
+
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path!r} does not exist; give a folder of CSV files (or one CSV file).")
+    return import_directory(open_engine(settings), p, progress=progress)
+
+
+@dataclass
+class CheckOutcome:
+    as_of: date
+    results: list[CovenantResult]
+    run_id: int | None
+    ruleset: RuleSet
+    facilities: dict[str, object] = field(default_factory=dict)  # facility_id -> Facility
+
+    def worst(self) -> str | None:
+        if not self.results:
+            return None
+        return max((r.status for r in self.results), key=SEVERITY_ORDER.__getitem__)
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in SEVERITY_ORDER}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+def iter_evaluations(
+    engine,
+    ruleset: RuleSet,
+    as_of: date,
+    *,
+    facility_ids: Iterable[str] | None = None,
+    covenant_ids: Iterable[str] | None = None,
+    shocks=None,
+    chunk_size: int = 2000,
+    on_facilities: Callable[[list], None] | None = None,
+) -> Iterator[CovenantResult]:
+    """Evaluate every covenant at every facility it applies to, streaming chunk by chunk."""
+    from bot.domain.evaluation import evaluate_facility
+    from bot.domain.market import Market
+    from bot.domain.shocks import NO_SHOCKS
+    from bot.store.db import session_scope
+    from bot.store.repository import iter_facility_chunks, load_facilities, load_price_book
+
+    covenants = list(ruleset.covenants)
+    if covenant_ids is not None:
+        wanted = set(covenant_ids)
+        unknown = wanted - {c.id for c in covenants}
+        if unknown:
+            raise UsageError(f"No covenant with id {', '.join(sorted(unknown))} in the rule set.")
+        covenants = [c for c in covenants if c.id in wanted]
+    with session_scope(engine) as session:
+        prices = load_price_book(session)
+        market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks or NO_SHOCKS)
+        if facility_ids is not None:
+            ids = sorted(set(facility_ids))
+            loaded = load_facilities(session, ids)
+            chunks: Iterable[list] = [loaded]
+            missing = set(ids) - {d.facility_id for d in loaded}
+            if missing:
+                raise UsageError(f"No facility with id {', '.join(sorted(missing))} is stored.")
+        else:
+            chunks = iter_facility_chunks(session, chunk_size=chunk_size)
+        for chunk in chunks:
+            if on_facilities:
+                on_facilities(chunk)
+            for data in chunk:
+                yield from evaluate_facility(data, market, covenants)
+
+
+def run_check(
+    settings: Settings,
+    *,
+    rules_path: str | None,
+    as_of: date,
+    facility_ids: list[str] | None = None,
+    covenant_ids: list[str] | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> CheckOutcome:
+    from bot.store.db import session_scope
+    from bot.store.repository import save_evaluation
+
+    ruleset = load_ruleset(settings, rules_path)
+    engine = open_engine(settings)
+    started = now or utc_now()
+    facilities: dict[str, object] = {}
+
+    def remember(chunk):
+        for d in chunk:
+            facilities[d.facility_id] = d.facility
+
+    results = list(
+        iter_evaluations(
+            engine, ruleset, as_of,
+            facility_ids=facility_ids, covenant_ids=covenant_ids, on_facilities=remember,
+        )
+    )
+    run_id = None
+    if not dry_run:
+        with session_scope(engine) as session:
+            run_id = save_evaluation(session, "check", as_of, started, ruleset.digest, results)
+    return CheckOutcome(as_of, results, run_id, ruleset, facilities)
+
+
+def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_of: date):
+    from bot.domain.evaluation import evaluate_facility
+    from bot.domain.explain import explain_facility
+    from bot.domain.market import Market
+    from bot.domain.shocks import NO_SHOCKS
+    from bot.store.db import session_scope
+    from bot.store.repository import load_facilities, load_price_book
+
+    ruleset = load_ruleset(settings, rules_path)
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        found = load_facilities(session, [facility_id])
+        if not found:
+            raise UsageError(f"No facility with id {facility_id!r} is stored; import it first.")
+        prices = load_price_book(session)
+    data = found[0]
+    market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, NO_SHOCKS)
+    return data, explain_facility(data, market), evaluate_facility(data, market, list(ruleset.covenants))
+
+
+def notify_after_check(settings: Settings, outcome: CheckOutcome):
+    """Advance alert state and deliver notifications for a stored check (issue 4 wires this)."""
+    return None
