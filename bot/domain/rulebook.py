@@ -59,7 +59,7 @@ class AlertOptions:
 
     pending_evaluations: int = 1
     keep_firing_evaluations: int = 1
-    remind_every: timedelta = timedelta(days=7)
+    remind_every: timedelta | None = timedelta(days=7)  # None: never remind
     cure_days: int | None = None
     notify_on: tuple[str, ...] = NOTIFY_EVENTS
 
