@@ -1,0 +1,302 @@
+"""The variables of one facility at a test date T (DOMAIN.md "Metrics at a test date T").
+
+Point in time: only what a lender knew at T counts. Every variable is a Decimal or
+``NoData(reason)``; nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, localcontext
+from typing import Collection
+
+from bot.domain.decimals import CONTEXT, ONE, ZERO, divide
+from bot.domain.forecast import FORWARD_VARIABLES, ForwardInputs, forward_dscr_at, forward_inputs, rental_deflation
+from bot.domain.market import Mark, Market, NoFreshPrice
+from bot.domain.model import CryptoHolding, FacilityData, FinancialPeriod, GpuLot
+from bot.domain.variables import VARIABLES, NoData, Value
+
+QUARTERS = 4
+WINDOW = timedelta(days=366)
+DAYS_PER_YEAR = Decimal("365.25")
+NO_FINANCIALS = NoData("no financials reported")
+
+
+# -- financial periods ----------------------------------------------------------------------------
+def period_left_out(period: FinancialPeriod, as_of: date) -> str | None:
+    """Why a period is not counted at T at all (None when it is known at T)."""
+    if period.known_from > as_of:
+        return f"reported on {period.known_from}, after {as_of}"
+    if period.period_end > as_of:
+        return f"the period ends on {period.period_end}, after {as_of}"
+    return None
+
+
+def counted_periods(financials: Collection[FinancialPeriod], as_of: date) -> list[FinancialPeriod]:
+    """The periods known at T, latest period_end first."""
+    known = [p for p in financials if period_left_out(p, as_of) is None]
+    known.sort(key=lambda p: p.period_end, reverse=True)
+    return known
+
+
+def ttm_periods(counted: list[FinancialPeriod], as_of: date) -> list[FinancialPeriod]:
+    """The (at most 4) latest counted periods with period_end in (T − 366 days, T]."""
+    start = as_of - WINDOW
+    return [p for p in counted if p.period_end > start][:QUARTERS]
+
+
+@dataclass(frozen=True)
+class Trailing:
+    revenue: Decimal
+    cfads: Decimal
+    ebitda: Decimal
+    debt_service: Decimal
+
+
+# -- collateral -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BookValue:
+    age_days: int
+    age_years: Decimal
+    useful_life_years: Decimal
+    residual: Decimal
+    factor: Decimal  # max(residual, 1 − age_years / useful_life_years)
+
+
+@dataclass(frozen=True)
+class LotValue:
+    lot: GpuLot
+    unit_value: Decimal  # shocked
+    value: Decimal  # quantity × unit_value
+    mark: Mark | None  # the mark used, or
+    no_mark: NoFreshPrice | None  # why none was, and
+    book: BookValue | None  # the book value used instead
+
+
+def value_lot(lot: GpuLot, market: Market) -> LotValue:
+    """Unit value = fresh mark, else straight-line book value; × the GPU shocks either way."""
+    found = market.gpu_mark(lot.gpu_model)
+    if isinstance(found, Mark):
+        return LotValue(lot, found.value, lot.quantity * found.value, found, None, None)
+    life = market.life(lot.gpu_model)
+    age_days = (market.as_of - lot.acquired_on).days
+    if life.useful_life_years > 0:
+        # 1 − (days / 365.25) / life in one division, so no intermediate rounding
+        straight = ONE - divide(Decimal(age_days), DAYS_PER_YEAR * life.useful_life_years)
+    else:
+        straight = ZERO
+    factor = max(life.residual, straight)
+    book = BookValue(age_days, divide(Decimal(age_days), DAYS_PER_YEAR), life.useful_life_years, life.residual, factor)
+    unit = lot.unit_cost * factor * market.gpu_multiplier(lot.gpu_model)
+    return LotValue(lot, unit, lot.quantity * unit, None, found, book)
+
+
+def lots_counted(lots: Collection[GpuLot], as_of: date) -> list[GpuLot]:
+    return [lot for lot in lots if lot.acquired_on <= as_of]
+
+
+def holdings_at(crypto: Collection[CryptoHolding], as_of: date) -> dict[str, CryptoHolding]:
+    """Per asset, the latest row on or before T (assets whose first row is after T are absent)."""
+    latest: dict[str, CryptoHolding] = {}
+    for row in crypto:
+        if row.as_of <= as_of:
+            seen = latest.get(row.asset)
+            if seen is None or row.as_of > seen.as_of:
+                latest[row.asset] = row
+    return latest
+
+
+def crypto_shortfall(asset: str, missing: NoFreshPrice) -> str:
+    return f"{asset} is pledged but has no fresh price: {missing.reason}"
+
+
+# -- the variables --------------------------------------------------------------------------------
+class _once:
+    """Like functools.cached_property, without its lock (3.11): computed once per facility."""
+
+    def __init__(self, compute):
+        self.compute = compute
+        self.name = compute.__name__
+
+    def __get__(self, facility, owner=None):
+        if facility is None:
+            return self
+        value = facility.__dict__[self.name] = self.compute(facility)
+        return value
+
+
+class _Facility:
+    """Each variable is a cached property named as the variable; dependencies resolve lazily."""
+
+    def __init__(self, data: FacilityData, market: Market):
+        self.data = data
+        self.market = market
+        self.as_of = market.as_of
+
+    # financials
+    @_once
+    def _counted(self) -> list[FinancialPeriod]:
+        return counted_periods(self.data.financials, self.as_of)
+
+    @_once
+    def _trailing(self) -> Trailing | NoData:
+        periods = ttm_periods(self._counted, self.as_of)
+        if len(periods) < QUARTERS:
+            return NoData(
+                f"only {len(periods)} of {QUARTERS} quarters reported in the 12 months to {self.as_of}"
+            )
+        rent = self.market.shocks.rent  # the rent shock multiplies the revenue of every counted period
+        revenue = opex = other_costs = debt_service = ZERO
+        for p in periods:
+            revenue += p.revenue * rent
+            opex += p.opex
+            other_costs += p.capex + p.taxes
+            debt_service += p.interest + p.principal
+        return Trailing(revenue, revenue - opex - other_costs, revenue - opex, debt_service)
+
+    def _ttm(self, field: str) -> Value:
+        trailing = self._trailing
+        return trailing if isinstance(trailing, NoData) else getattr(trailing, field)
+
+    @_once
+    def revenue_ttm(self) -> Value:
+        return self._ttm("revenue")
+
+    @_once
+    def cfads_ttm(self) -> Value:
+        return self._ttm("cfads")
+
+    @_once
+    def ebitda_ttm(self) -> Value:
+        return self._ttm("ebitda")
+
+    @_once
+    def debt_service_ttm(self) -> Value:
+        return self._ttm("debt_service")
+
+    @_once
+    def dscr_ttm(self) -> Value:
+        trailing = self._trailing
+        if isinstance(trailing, NoData):
+            return trailing
+        if trailing.debt_service == 0:
+            return NoData("no debt service in the last 4 quarters")
+        return divide(trailing.cfads, trailing.debt_service)
+
+    @_once
+    def cash(self) -> Value:
+        return self._counted[0].cash if self._counted else NO_FINANCIALS
+
+    @_once
+    def days_since_period_end(self) -> Value:
+        return Decimal((self.as_of - self._counted[0].period_end).days) if self._counted else NO_FINANCIALS
+
+    # loan
+    @_once
+    def outstanding(self) -> Value:
+        latest = None
+        for row in self.data.balances:
+            if row.as_of <= self.as_of and (latest is None or row.as_of > latest.as_of):
+                latest = row
+        return latest.outstanding if latest is not None else self.data.facility.outstanding
+
+    @_once
+    def commitment(self) -> Value:
+        return self.data.facility.commitment
+
+    # collateral
+    @_once
+    def _lots(self) -> list[GpuLot]:
+        return lots_counted(self.data.gpu_lots, self.as_of)
+
+    @_once
+    def gpu_count(self) -> Value:
+        return sum((lot.quantity for lot in self._lots), ZERO)
+
+    @_once
+    def gpu_value(self) -> Value:
+        return sum((value_lot(lot, self.market).value for lot in self._lots), ZERO)
+
+    @_once
+    def crypto_value(self) -> Value:
+        total = ZERO
+        shortfalls = []
+        for asset, row in sorted(holdings_at(self.data.crypto, self.as_of).items()):
+            if row.quantity == 0:
+                continue
+            spot = self.market.crypto_spot(asset)
+            if isinstance(spot, NoFreshPrice):
+                shortfalls.append(crypto_shortfall(asset, spot))
+            else:
+                total += row.quantity * spot.value
+        return NoData("; ".join(shortfalls)) if shortfalls else total
+
+    @_once
+    def collateral_value(self) -> Value:
+        gpu, crypto = self.gpu_value, self.crypto_value
+        for part in (gpu, crypto):
+            if isinstance(part, NoData):
+                return part
+        return gpu + crypto
+
+    @_once
+    def ltv(self) -> Value:
+        collateral, outstanding = self.collateral_value, self.outstanding
+        if isinstance(collateral, NoData):
+            return collateral
+        if isinstance(outstanding, NoData):  # pragma: no cover - outstanding always has a value
+            return outstanding
+        if collateral == 0:
+            return NoData("no collateral")
+        return divide(outstanding, collateral)
+
+    @_once
+    def crypto_coverage(self) -> Value:
+        crypto, outstanding = self.crypto_value, self.outstanding
+        if isinstance(crypto, NoData):
+            return crypto
+        if isinstance(outstanding, NoData):  # pragma: no cover - outstanding always has a value
+            return outstanding
+        if outstanding == 0:
+            return NoData("nothing outstanding")
+        return divide(crypto, outstanding)
+
+    # forward-looking
+    @_once
+    def rental_deflation(self) -> Value:
+        return rental_deflation(self._lots, self.market)
+
+    @_once
+    def forward_inputs(self) -> ForwardInputs | NoData:
+        return forward_inputs({name: getattr(self, name) for name in sorted(FORWARD_VARIABLES)})
+
+    def _forward(self, months: int) -> Value:
+        inputs = self.forward_inputs
+        return inputs if isinstance(inputs, NoData) else forward_dscr_at(inputs, months, self.market)
+
+    @_once
+    def dscr_fwd_6m(self) -> Value:
+        return self._forward(6)
+
+    @_once
+    def dscr_fwd_12m(self) -> Value:
+        return self._forward(12)
+
+
+def _check_names(names: Collection[str]) -> None:
+    unknown = sorted(set(names) - VARIABLES.keys())
+    if unknown:
+        raise ValueError(f"unknown variable(s) {', '.join(unknown)}; known: {', '.join(VARIABLES)}")
+
+
+def compute_metrics(
+    data: FacilityData, market: Market, needed: Collection[str] | None = None
+) -> dict[str, Value]:
+    """Every variable of VARIABLES at market.as_of, or only the ``needed`` ones (computed lazily)."""
+    names = VARIABLES.keys() if needed is None else needed
+    _check_names(names)
+    with localcontext(CONTEXT):
+        facility = _Facility(data, market)
+        return {name: getattr(facility, name) for name in names}
+

@@ -1,0 +1,100 @@
+"""`covbot explain`: the inputs behind every metric of one facility, for a credit analyst."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.domain.explain import FacilityExplanation
+from bot.domain.model import FacilityData
+from bot.domain.results import CovenantResult
+from bot.domain.variables import VARIABLES, NoData
+from bot.render.console import human_number, human_percent, results_table
+
+
+def _money(value: Decimal | None) -> str:
+    return human_number(value, 2)
+
+
+def render_explanation(
+    console: Console, data: FacilityData, ex: FacilityExplanation, results: list[CovenantResult], as_of: date
+) -> None:
+    f = data.facility
+    console.print(
+        f"[bold]{escape(f.facility_id)}[/bold] — {escape(f.borrower)} "
+        f"({escape(f.facility_type)}, {escape(f.currency)}), explained as of {as_of}"
+    )
+
+    periods = Table(title="Financial periods (latest first)", title_justify="left", header_style="bold")
+    for col in ("Period end", "Reported", "Revenue", "CFADS", "Debt service", "Cash", "Counted"):
+        periods.add_column(col, justify="right" if col not in ("Period end", "Reported", "Counted") else "left")
+    for note in ex.periods:
+        p = note.period
+        periods.add_row(
+            str(p.period_end), str(p.reported_on or f"{p.period_end} (period end)"),
+            _money(p.revenue), _money(p.cfads), _money(p.debt_service), _money(p.cash),
+            "[green]in TTM[/green]" if note.in_ttm else f"[dim]{escape(note.reason or '')}[/dim]",
+        )
+    if not ex.periods:
+        periods.add_row("—", "—", "—", "—", "—", "—", "no financials stored")
+    console.print(periods)
+
+    lots = Table(title="GPU lots", title_justify="left", header_style="bold")
+    for col in ("Lot", "Model", "Qty", "Acquired", "Unit value", "Lot value", "How valued"):
+        lots.add_column(col, justify="right" if col in ("Qty", "Unit value", "Lot value") else "left")
+    for n in ex.lots:
+        if not n.counted:
+            how = f"[dim]{escape(n.mark_note or '')}[/dim]"
+        elif n.mark is not None:
+            how = f"mark GPU:{escape(n.gpu_model)} {_money(n.mark.price)} dated {n.mark.date}"
+        else:
+            b = n.book
+            how = f"{escape(n.mark_note or 'no mark')}; book value" + (
+                f": age {b.age_years.quantize(Decimal('0.01'))}y of {b.useful_life_years}y life, "
+                f"factor {b.factor.quantize(Decimal('0.0001'))} (residual floor {b.residual})" if b else ""
+            )
+        if n.multiplier != 1:
+            how += f" × shock {n.multiplier}"
+        lots.add_row(escape(n.lot_id), escape(n.gpu_model), human_number(n.quantity, 0), str(n.acquired_on),
+                     _money(n.unit_value), _money(n.value), how)
+    if not ex.lots:
+        lots.add_row("—", "—", "—", "—", "—", "—", "no GPU lots pledged")
+    console.print(lots)
+
+    if ex.crypto:
+        crypto = Table(title="Crypto collateral", title_justify="left", header_style="bold")
+        for col in ("Asset", "Quantity", "Holding as of", "Spot used", "Value", "Note"):
+            crypto.add_column(col, justify="right" if col in ("Quantity", "Value") else "left")
+        for c in ex.crypto:
+            spot = f"{_money(c.price.price)} on {c.price.date}" if c.price else "—"
+            crypto.add_row(escape(c.asset), human_number(c.quantity, 4), str(c.holding_as_of or "—"), spot,
+                           _money(c.value), escape(c.note or ""))
+        console.print(crypto)
+
+    if ex.deflation:
+        dt = Table(title="Rental deflation per GPU model", title_justify="left", header_style="bold")
+        for col in ("Model", "GPUs", "Rate / yr", "Source"):
+            dt.add_column(col)
+        for d in ex.deflation:
+            dt.add_row(escape(d.gpu_model), human_number(d.quantity, 0), human_percent(d.deflation.rate),
+                       f"{d.deflation.source}: {escape(d.deflation.note)}")
+        console.print(dt)
+
+    mt = Table(title="Metrics", title_justify="left", header_style="bold")
+    mt.add_column("Variable")
+    mt.add_column("Value", justify="right")
+    mt.add_column("Meaning / why no data", overflow="fold")
+    for name in VARIABLES:
+        v = ex.metrics.get(name)
+        if v is None:
+            continue
+        if isinstance(v, NoData):
+            mt.add_row(name, "[magenta]no data[/magenta]", escape(v.reason))
+        else:
+            mt.add_row(name, human_number(v, 4), escape(VARIABLES[name]))
+    console.print(mt)
+    console.print(results_table(results, "Covenants", {f.facility_id: f.borrower}))

@@ -1,0 +1,311 @@
+"""A fake Slack Web API: a real HTTP server on 127.0.0.1 that ``slack_sdk.WebClient`` talks to.
+
+Implements the methods covbot uses (auth.test, conversations.list, chat.postMessage, chat.update,
+conversations.history, conversations.replies) with Slack's shapes: HTTP 200 with ``ok: false`` for API
+errors, the bearer token required, history newest first and without thread replies, metadata only
+with ``include_all_metadata``. Every request is recorded; faults are queued per method.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_TEXT = 40_000
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int = 200
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class StoredMessage:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_ts: str | None = None
+    metadata: dict[str, Any] | None = None
+    edited: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_api(self, with_metadata: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "bot_id": "B0FAKE"}
+        if self.blocks:
+            out["blocks"] = self.blocks
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if self.edited:
+            out["edited"] = {"user": "U0FAKEBOT", "ts": self.ts}
+        if with_metadata and self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+
+class FakeSlackApi:
+    """Start with ``start()`` (or use as a context manager); point WebClient at ``base_url``."""
+
+    def __init__(self, token: str = "xoxb-fake-test-token",
+                 channels: list[tuple[str, str]] | None = None, page_size: int = 100):
+        self.token = token
+        self.channels = dict(channels or [("C0GENERAL", "general"), ("C0ALERTS", "credit-alerts")])
+        self.page_size = page_size
+        self.requests: list[RecordedRequest] = []
+        self.messages: list[StoredMessage] = []
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> FakeSlackApi:
+        # Restarting binds the same port again, so a client built earlier keeps working.
+        server = ThreadingHTTPServer(("127.0.0.1", self.port or 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server, self.port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-slack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self) -> FakeSlackApi:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # -- scripting and inspection --------------------------------------------------------------
+
+    def fail_next(self, method: str, *, status: int = 200, error: str | None = None,
+                  retry_after: float | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with a fault instead of the real result.
+
+        ``status=429`` (with ``retry_after``), ``status=500``, or ``error="msg_too_long"`` (HTTP 200,
+        ``ok: false``)."""
+        if status == 200 and error is None:
+            raise ValueError("a fault needs a non-200 status or an error code")
+        with self._lock:
+            self._faults[method].extend([Fault(status, error, retry_after)] * times)
+
+    def calls(self, method: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method]
+
+    def posted(self, channel: str | None = None) -> list[StoredMessage]:
+        with self._lock:
+            return [m for m in self.messages if channel is None or m.channel == channel]
+
+    # -- request handling (called from server threads) ------------------------------------------
+
+    def handle(self, method: str, params: dict[str, Any], headers: dict[str, str]
+               ) -> tuple[int, dict[str, str], dict[str, Any] | str]:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, params, headers))
+            fault = self._faults[method].popleft() if self._faults[method] else None
+        if fault is not None:
+            return _fault_response(fault)
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 200, {}, _error("invalid_auth" if "authorization" in headers else "not_authed")
+        handler = _METHODS.get(method)
+        if handler is None:
+            return 404, {}, _error("unknown_method")
+        with self._lock:
+            return 200, {}, handler(self, params)
+
+    def _next_ts(self) -> str:
+        return f"{time.time():.0f}.{next(self._ts):06d}"
+
+    def _channel(self, params: dict[str, Any]) -> str | None:
+        channel = str(params.get("channel", ""))
+        if channel in self.channels:
+            return channel
+        by_name = {name: cid for cid, name in self.channels.items()}
+        return by_name.get(channel.removeprefix("#"))
+
+
+def _error(code: str, **extra: Any) -> dict[str, Any]:
+    return {"ok": False, "error": code, **extra}
+
+
+def _fault_response(fault: Fault) -> tuple[int, dict[str, str], dict[str, Any] | str]:
+    headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+    if fault.status == 429:
+        return 429, headers, _error(fault.error or "ratelimited")
+    if fault.status >= 500:
+        return fault.status, headers, "<html><body>Slack is having trouble</body></html>"
+    return fault.status, headers, _error(fault.error or f"http_{fault.status}")
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _auth_test(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "team_id": "T0FAKE",
+            "user": "covbot", "user_id": "U0FAKEBOT", "bot_id": "B0FAKE"}
+
+
+def _conversations_list(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    start = int(str(params.get("cursor") or "page:0").removeprefix("page:"))
+    size = min(int(params.get("limit", 100)), api.page_size)
+    items = list(api.channels.items())
+    page = items[start:start + size]
+    next_cursor = f"page:{start + size}" if start + size < len(items) else ""
+    return {"ok": True,
+            "channels": [{"id": cid, "name": name, "is_channel": True, "is_archived": False}
+                         for cid, name in page],
+            "response_metadata": {"next_cursor": next_cursor}}
+
+
+def _post_message(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    channel = api._channel(params)
+    if channel is None:
+        return _error("channel_not_found")
+    text, blocks = params.get("text") or "", params.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not text and not blocks:
+        return _error("no_text")
+    if len(text) > MAX_TEXT:
+        return _error("msg_too_long")
+    metadata = params.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    if metadata is not None and not ({"event_type", "event_payload"} <= set(metadata)):
+        return _error("invalid_metadata_format")
+    thread_ts = params.get("thread_ts")
+    if thread_ts and not any(m.ts == thread_ts and m.channel == channel for m in api.messages):
+        return _error("thread_not_found")
+    message = StoredMessage(channel, api._next_ts(), text, blocks, thread_ts, metadata)
+    api.messages.append(message)
+    return {"ok": True, "channel": channel, "ts": message.ts, "message": message.as_api(True)}
+
+
+def _update(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    channel = api._channel(params)
+    if channel is None:
+        return _error("channel_not_found")
+    found = [m for m in api.messages if m.channel == channel and m.ts == params.get("ts")]
+    if not found:
+        return _error("message_not_found")
+    message = found[0]
+    text = params.get("text") or ""
+    if len(text) > MAX_TEXT:
+        return _error("msg_too_long")
+    blocks = params.get("blocks")
+    message.text = text
+    message.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    message.edited = True
+    return {"ok": True, "channel": channel, "ts": message.ts, "text": message.text}
+
+
+def _history(api: FakeSlackApi, params: dict[str, Any], replies_of: str | None = None
+             ) -> dict[str, Any]:
+    channel = api._channel(params)
+    if channel is None:
+        return _error("channel_not_found")
+    in_channel = [m for m in api.messages if m.channel == channel]
+    if replies_of is None:
+        # Like Slack: channel history shows top-level messages only, not thread replies.
+        chosen = [m for m in in_channel if not m.thread_ts or m.thread_ts == m.ts]
+        chosen.sort(key=lambda m: float(m.ts), reverse=True)
+    else:
+        if not any(m.ts == replies_of for m in in_channel):
+            return _error("thread_not_found")
+        chosen = [m for m in in_channel if m.ts == replies_of or m.thread_ts == replies_of]
+        chosen.sort(key=lambda m: float(m.ts))
+    if params.get("oldest"):
+        chosen = [m for m in chosen if float(m.ts) > float(params["oldest"])]
+    if params.get("latest"):
+        chosen = [m for m in chosen if float(m.ts) < float(params["latest"])]
+    start = int(str(params.get("cursor") or "page:0").removeprefix("page:"))
+    limit = min(int(params.get("limit", 100)), api.page_size)
+    page = chosen[start:start + limit]
+    more = start + limit < len(chosen)
+    with_metadata = _flag(params.get("include_all_metadata"))
+    return {"ok": True, "messages": [m.as_api(with_metadata) for m in page], "has_more": more,
+            "response_metadata": {"next_cursor": f"page:{start + limit}" if more else ""}}
+
+
+def _replies(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    return _history(api, params, replies_of=str(params.get("ts", "")))
+
+
+_METHODS = {
+    "auth.test": _auth_test,
+    "conversations.list": _conversations_list,
+    "chat.postMessage": _post_message,
+    "chat.update": _update,
+    "conversations.history": _history,
+    "conversations.replies": _replies,
+}
+
+
+def _handler_for(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            method = url.path.rsplit("/", 1)[-1]
+            params: dict[str, Any] = dict(parse_qsl(url.query))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            kind = self.headers.get("Content-Type", "")
+            if body and kind.startswith("application/json"):
+                params.update(json.loads(body))
+            elif body:
+                params.update(parse_qsl(body.decode("utf-8")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra_headers, payload = api.handle(method, params, headers)
+            data = (json.dumps(payload) if isinstance(payload, dict) else payload).encode("utf-8")
+            self.send_response(status)
+            content_type = "application/json" if isinstance(payload, dict) else "text/html"
+            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra_headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+    return Handler
