@@ -41,15 +41,15 @@ def results_json(results: Iterable[CovenantResult]) -> str:
 def results_table(results: list[CovenantResult], title: str, borrowers: dict[str, str] | None = None) -> Table:
     borrowers = borrowers or {}
     table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
-    table.add_column("Facility")
-    table.add_column("Borrower", overflow="fold", max_width=28)
-    table.add_column("Covenant")
-    table.add_column("Value", justify="right")
-    table.add_column("Threshold", justify="right")
-    table.add_column("Headroom", justify="right")
-    table.add_column("Status")
-    table.add_column("Breach in", justify="right")
-    table.add_column("Why", overflow="fold", max_width=48)
+    table.add_column("Facility", no_wrap=True)
+    table.add_column("Borrower", overflow="fold", max_width=26)
+    table.add_column("Covenant", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Threshold", justify="right", no_wrap=True)
+    table.add_column("Headroom", justify="right", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Breach in", justify="right", no_wrap=True)
+    table.add_column("Why", overflow="fold", min_width=20, max_width=60)
     for r in sorted(results, key=lambda r: (r.facility_id, r.covenant_id)):
         style = STATUS_STYLE[r.status]
         mtb = "—" if r.months_to_breach is None else ("now" if r.months_to_breach == 0 else f"~{r.months_to_breach} mo")
@@ -76,4 +76,8 @@ def summary_line(counts: dict[str, int]) -> str:
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console; when output is not a terminal (pipes, CI, `make demo` logs) use a wide page."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and console.width < 160:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=False, width=160)
+    return console

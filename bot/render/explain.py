@@ -81,7 +81,8 @@ def render_explanation(
             dt.add_column(col)
         for d in ex.deflation:
             dt.add_row(escape(d.gpu_model), human_number(d.quantity, 0), human_percent(d.deflation.rate),
-                       f"{d.deflation.source}: {escape(d.deflation.note)}")
+                       escape(d.deflation.note if d.deflation.note.startswith(d.deflation.source)
+                              else f"{d.deflation.source}: {d.deflation.note}"))
         console.print(dt)
 
     mt = Table(title="Metrics", title_justify="left", header_style="bold")
@@ -95,6 +96,7 @@ def render_explanation(
         if isinstance(v, NoData):
             mt.add_row(name, "[magenta]no data[/magenta]", escape(v.reason))
         else:
-            mt.add_row(name, human_number(v, 4), escape(VARIABLES[name]))
+            places = 0 if name in ("gpu_count", "days_since_period_end") and v == v.to_integral_value() else 4
+            mt.add_row(name, human_number(v, places), escape(VARIABLES[name]))
     console.print(mt)
     console.print(results_table(results, "Covenants", {f.facility_id: f.borrower}))
