@@ -1,0 +1,1 @@
+"""An independent reference implementation of DOMAIN.md, for cross-checks."""
