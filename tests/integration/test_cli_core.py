@@ -1,0 +1,180 @@
+"""`covbot import / check / explain / rules` end to end through the CLI (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "bot" / "demo" / "portfolio"
+RULES = ROOT / "rules"
+AS_OF = "2026-11-20"
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("COVBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'covbot.db'}")
+    monkeypatch.setenv("COVBOT_ENV_FILE", "/dev/null")
+    monkeypatch.setenv("COVBOT_OUTBOX_DIR", str(tmp_path / "out"))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture()
+def demo(env):
+    result = run("import", str(DEMO))
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_import_prints_added_then_unchanged_on_reimport(env):
+    first = run("import", str(DEMO))
+    assert first.exit_code == 0, first.output
+    assert "facilities.csv" in first.output and "17" in first.output
+    second = run("import", str(DEMO))
+    assert second.exit_code == 0
+    assert "0 added, 0 updated" in second.output
+
+
+def test_check_json_is_the_documented_array_sorted(demo):
+    result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--format", "json", "--dry-run")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows, "the demo has results"
+    keys = {"facility_id", "covenant_id", "metric", "value", "threshold", "status", "headroom", "reason",
+            "months_to_breach"}
+    assert all(set(r) == keys for r in rows)
+    assert rows == sorted(rows, key=lambda r: (r["facility_id"], r["covenant_id"]))
+    statuses = {r["status"] for r in rows}
+    assert statuses == {"ok", "warning", "breach", "no_data"}
+    for r in rows:
+        if r["status"] == "no_data":
+            assert r["value"] is None and r["headroom"] is None and r["reason"]
+        else:
+            assert isinstance(r["value"], str)
+        assert r["threshold"].split()[0] in (">=", ">", "<=", "<")
+
+
+def test_check_table_shows_statuses_and_summary(demo):
+    result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run")
+    assert result.exit_code == 0
+    assert "BREACH" in result.output and "WARNING" in result.output and "NO DATA" in result.output
+    assert "12 breach" in result.output
+
+
+def test_filters_by_facility_and_covenant(demo):
+    result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--format", "json", "--dry-run",
+                 "--facility", "GPUC-003", "--covenant", "min-dscr")
+    rows = json.loads(result.output)
+    assert [(r["facility_id"], r["covenant_id"], r["status"]) for r in rows] == [("GPUC-003", "min-dscr", "breach")]
+
+
+def test_unknown_facility_or_covenant_is_a_usage_error(demo):
+    assert run("check", "--rules", str(RULES), "--as-of", AS_OF, "--facility", "NOPE-1").exit_code == 2
+    assert run("check", "--rules", str(RULES), "--as-of", AS_OF, "--covenant", "nope").exit_code == 2
+
+
+def test_fail_on_exit_codes(demo):
+    base = ["check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run", "--format", "json"]
+    assert run(*base, "--fail-on", "breach").exit_code == 3
+    only_ok = base + ["--facility", "AIDC-001", "--covenant", "reporting-deadline"]
+    assert run(*only_ok, "--fail-on", "warning").exit_code == 0
+    only_warning = base + ["--facility", "AIDC-002", "--covenant", "min-dscr"]
+    assert run(*only_warning, "--fail-on", "breach").exit_code == 0
+    assert run(*only_warning, "--fail-on", "warning").exit_code == 3
+
+
+def test_bad_as_of_is_a_usage_error(demo):
+    result = run("check", "--rules", str(RULES), "--as-of", "20-11-2026")
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_dry_run_stores_nothing_and_check_stores_results(demo):
+    from sqlalchemy import text
+
+    from bot.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{demo / 'covbot.db'}")
+    run("check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run", "--format", "json")
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 0
+    run("check", "--rules", str(RULES), "--as-of", AS_OF, "--no-notify", "--format", "json")
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 68
+    engine.dispose()
+
+
+def test_bad_rule_file_exits_2_with_location_and_leaves_results_alone(demo, tmp_path):
+    bad = tmp_path / "bad-rules"
+    shutil.copytree(RULES, bad, ignore=shutil.ignore_patterns("tests"))
+    (bad / "dscr.yaml").write_text((bad / "dscr.yaml").read_text().replace('">= 1.25"', '"=> 1.25"', 1))
+    result = run("check", "--rules", str(bad), "--as-of", AS_OF)
+    assert result.exit_code == 2
+    assert "dscr.yaml:" in result.output and "=> 1.25" in result.output
+    assert run("rules", "validate", str(bad)).exit_code == 2
+    assert run("rules", "validate", str(RULES)).exit_code == 0
+
+
+def test_explain_shows_quarters_marks_and_prices(demo):
+    result = run("explain", "GPUC-003", "--rules", str(RULES), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    for expected in ("Financial periods", "in TTM", "GPU lots", "dscr_ttm", "min-dscr"):
+        assert expected in result.output
+    assert run("explain", "NOPE-1", "--rules", str(RULES), "--as-of", AS_OF).exit_code == 2
+
+
+def test_explain_names_a_stale_mark_and_book_value(demo):
+    result = run("explain", "GPUC-001", "--rules", str(RULES), "--as-of", AS_OF)
+    assert result.exit_code == 0
+    assert "book value" in result.output
+
+
+def test_shipped_rule_tests_pass_and_a_wrong_expectation_fails(env, tmp_path):
+    tests = sorted(str(p) for p in (RULES / "tests").glob("*.yaml"))
+    ok = run("rules", "test", *tests)
+    assert ok.exit_code == 0, ok.output
+    assert "PASS" in ok.output
+    wrong = tmp_path / "wrong_test.yaml"
+    wrong.write_text(
+        f"rules: {RULES}\ndata: {DEMO}\ntests:\n  - as_of: {AS_OF}\n    expect:\n"
+        "      - {facility: GPUC-003, covenant: min-dscr, status: ok}\n"
+    )
+    failed = run("rules", "test", str(wrong))
+    assert failed.exit_code == 1
+    assert "expected status ok" in failed.output and "got      breach" in failed.output
+    assert "wrong_test.yaml:6:9" in failed.output
+
+
+def _commands(typer_app, prefix=()):
+    import typer.main
+
+    group = typer.main.get_command(typer_app)
+    stack = [(prefix, group)]
+    while stack:
+        path, cmd = stack.pop()
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            stack.append((path + (name,), sub))
+
+
+def test_every_command_and_option_has_help_text():
+    missing = []
+    for path, cmd in _commands(app):
+        if path and not (cmd.help or cmd.short_help):
+            missing.append(" ".join(path))
+        for param in cmd.params:
+            if getattr(param, "param_type_name", "") == "option" and not param.help and param.name != "help":
+                missing.append(f"{' '.join(path)} {param.opts[0]}")
+    assert not missing, f"commands/options without help: {missing}"
