@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     default_slack_channel: str | None = Field(None, alias="COVBOT_DEFAULT_SLACK_CHANNEL")
     default_email: str | None = Field(None, alias="COVBOT_DEFAULT_EMAIL")
     outbox_dir: str = Field("out/", alias="COVBOT_OUTBOX_DIR")
+    templates_dir: str | None = Field(None, alias="COVBOT_TEMPLATES_DIR")
+    # delivery (the outbox dispatcher; see docs/notifications.md)
+    dispatch_max_attempts: int = Field(8, ge=1, alias="COVBOT_DISPATCH_MAX_ATTEMPTS")
+    dispatch_budget_seconds: float = Field(30, ge=0, alias="COVBOT_DISPATCH_BUDGET_SECONDS")
+    dispatch_backoff_seconds: float = Field(2.0, ge=0, alias="COVBOT_DISPATCH_BACKOFF_SECONDS")
+    dispatch_backoff_max_seconds: float = Field(900, ge=0, alias="COVBOT_DISPATCH_BACKOFF_MAX_SECONDS")
+    dispatch_lease_seconds: float = Field(120, gt=0, alias="COVBOT_DISPATCH_LEASE_SECONDS")
+    group_threshold: int = Field(10, ge=1, alias="COVBOT_GROUP_THRESHOLD")
+    slack_min_interval_seconds: float = Field(1.0, ge=0, alias="COVBOT_SLACK_MIN_INTERVAL_SECONDS")
 
     # service
     eval_cron: str = Field("0 6 * * *", alias="COVBOT_EVAL_CRON")
