@@ -1,0 +1,122 @@
+"""`covbot stress` and `covbot backtest`: forward-looking risk on the stored portfolio.
+
+Both only read: nothing is stored, no alert state moves, nothing is sent.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bot.errors import CovbotError
+
+
+class StressFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class BacktestFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CovbotError(f"The output file {path!r} cannot be written ({exc.strerror or exc}).") from None
+
+
+def register(app: typer.Typer) -> None:
+    from bot.cli import _as_of, handle_errors
+    from bot.config import load_settings
+    from bot.dates import parse_date
+    from bot.render.console import make_console
+
+    @app.command()
+    @handle_errors
+    def stress(
+        rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
+        scenario: Optional[list[str]] = typer.Option(
+            None, "--scenario", help="Run this scenario of the rule files (repeatable; default: every scenario)."
+        ),
+        shock: Optional[list[str]] = typer.Option(
+            None, "--shock",
+            help="An ad hoc shock KEY=CHANGE, e.g. BTC=-65%, rent=-0.30, gpu=-20%, gpu:H100=-40% "
+                 "(repeatable; together they form the scenario 'adhoc').",
+        ),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
+        fmt: StressFormat = typer.Option(StressFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """Re-evaluate every covenant at the test date under stress scenarios (crypto, rent, GPU values)."""
+        from bot.render.stress import render_stress, stress_json
+        from bot.stress_service import run_stress
+
+        report = run_stress(
+            load_settings(), rules_path=rules, as_of=_as_of(as_of),
+            scenario_names=scenario or [], shock_options=shock or [],
+        )
+        if fmt is StressFormat.json:
+            typer.echo(stress_json(report.rows))
+        else:
+            render_stress(make_console(), report)
+
+    @app.command()
+    @handle_errors
+    def backtest(
+        start: str = typer.Option(..., "--from", help="First test date YYYY-MM-DD."),
+        end: str = typer.Option(..., "--to", help="Last test date YYYY-MM-DD (included when a step lands on it)."),
+        every: str = typer.Option("1m", "--every", help="Step between test dates: 1w, 1m or 1q (months keep the day, clamped)."),
+        rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
+        fmt: BacktestFormat = typer.Option(BacktestFormat.table, "--format", help="table, json, csv or html."),
+        output: Optional[str] = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
+    ) -> None:
+        """Evaluate covenants point in time at each date: first warning, breach, cure, and the lead time."""
+        from bot.backtest import run_backtest
+        from bot.render.backtest import DateProgress, backtest_csv, backtest_html, backtest_json, render_backtest
+
+        settings = load_settings()
+        first, last = parse_date(start, "--from"), parse_date(end, "--to")
+        with DateProgress(make_console(stderr=True), "Back-testing test dates") as progress:
+            report = run_backtest(settings, rules_path=rules, start=first, end=last, every=every, progress=progress)
+        if fmt is BacktestFormat.table:
+            if output:
+                with open_console(output) as console:
+                    render_backtest(console, report)
+            else:
+                render_backtest(make_console(), report)
+        else:
+            render = {BacktestFormat.json: backtest_json, BacktestFormat.csv: backtest_csv,
+                      BacktestFormat.html: backtest_html}[fmt]
+            text = render(report)
+            if output:
+                _write(output, text)
+            else:
+                typer.echo(text, nl=not text.endswith("\n"))
+        if output:
+            make_console(stderr=True).print(f"Back-test written to {output}.", markup=False)
+
+
+class open_console:
+    """A plain-text rich Console writing to a file, closed afterwards."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        from rich.console import Console
+
+        try:
+            self.file = open(self.path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise CovbotError(f"The output file {self.path!r} cannot be written ({exc.strerror or exc}).") from None
+        return Console(file=self.file, width=160, no_color=True, highlight=False, soft_wrap=False)
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()

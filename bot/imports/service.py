@@ -1,0 +1,133 @@
+"""Import CSV files: validate everything first, then apply it all in one transaction.
+
+One bad value anywhere rejects the whole import (``ImportDataError`` with every problem found,
+each at file:line:column) and nothing is stored. Otherwise every file is upserted on its keys in a
+single transaction, so re-importing the same files changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+
+from bot.errors import ImportDataError, Location, Problem, StorageError, UsageError
+from bot.imports.apply import FileSummary, apply_file
+from bot.imports.references import facility_ids, unknown_facilities
+from bot.imports.spec import SPECS
+from bot.imports.validate import ParsedFile, parse_file
+from bot.store.db import error_reason, safe_url, writer
+from bot.store.tables import DATA_TABLES
+
+Progress = Callable[[str, int, int], None]
+FILE_NAMES = tuple(SPECS)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    files: tuple[FileSummary, ...] = field(default_factory=tuple)
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def updated(self) -> int:
+        return sum(f.updated for f in self.files)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(f.unchanged for f in self.files)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    def for_file(self, name: str) -> FileSummary | None:
+        return next((f for f in self.files if f.file == name), None)
+
+    def __str__(self) -> str:
+        return "\n".join(str(f) for f in self.files)
+
+
+def _not_a_contract_file(name: str) -> Problem:
+    return Problem(
+        Location(name, 1, 1),
+        f"covbot does not import a file named {name!r}; the files it reads are {', '.join(FILE_NAMES)}",
+    )
+
+
+def import_files(engine: Engine, files: Mapping[str, bytes], progress: Progress | None = None) -> ImportSummary:
+    """Import files given by name and content (names as in the contract, e.g. ``prices.csv``)."""
+    problems: list[Problem] = [_not_a_contract_file(name) for name in sorted(files) if name not in SPECS]
+    parsed: list[ParsedFile] = [parse_file(name, files[name]) for name in FILE_NAMES if name in files]
+    for p in parsed:
+        problems += p.problems
+    if not parsed and not problems:
+        problems.append(Problem(Location("(import)", 1, 1),
+                                f"there is nothing to import; expected any of {', '.join(FILE_NAMES)}"))
+    try:
+        with writer(engine).begin() as conn:
+            if not problems:
+                problems += unknown_facilities(parsed, _known_facilities(conn, parsed))
+            if problems:
+                raise ImportDataError(_in_order(problems))
+            summaries = tuple(apply_file(conn, p, progress) for p in parsed)
+    except DBAPIError as exc:
+        raise StorageError(
+            f"The import could not be written to the database {safe_url(engine.url)}: "
+            f"{error_reason(exc, engine.url)}. Nothing was stored."
+        ) from None
+    return ImportSummary(summaries)
+
+
+def _known_facilities(conn, parsed: list[ParsedFile]) -> set[str]:
+    known: set[str] = set()
+    if not any(p.spec.refers_to_facility and p.rows for p in parsed):
+        return known
+    for p in parsed:
+        if p.spec.table == "facilities":
+            known.update(facility_ids(p))
+    table = DATA_TABLES["facilities"]
+    known.update(conn.execute(select(table.c.facility_id)).scalars())
+    return known
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    rank = {name: i for i, name in enumerate(FILE_NAMES)}
+    return sorted(problems, key=lambda p: (rank.get(p.location.file, -1), p.location.line, p.location.column))
+
+
+def import_directory(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:
+    """Import whichever contract files the folder holds (or one file, when ``path`` is a file).
+
+    Any other ``*.csv`` in the folder is an error (a misspelt name must not be skipped silently);
+    files that are not CSV are ignored.
+    """
+    folder = Path(path)
+    if folder.is_file():
+        return import_file(engine, folder, progress)
+    if not folder.is_dir():
+        raise UsageError(f"{str(folder)!r} is neither a folder of CSV files nor a CSV file.")
+    files = {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and (p.name in SPECS or p.suffix.lower() == ".csv")
+    }
+    if not files:
+        raise ImportDataError([Problem(
+            Location(folder.name or str(folder), 1, 1),
+            f"the folder holds none of the files covbot imports ({', '.join(FILE_NAMES)})",
+        )])
+    return import_files(engine, files, progress)
+
+
+def import_file(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:
+    """Import one CSV file, recognised by its name (e.g. an inbox drop of ``prices.csv``)."""
+    file = Path(path)
+    if file.name not in SPECS:
+        raise ImportDataError([_not_a_contract_file(file.name)])
+    return import_files(engine, {file.name: file.read_bytes()}, progress)

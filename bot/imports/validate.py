@@ -1,0 +1,123 @@
+"""One CSV file → validated rows for its table, collecting every problem with file:line:column.
+
+Checks the header (every column present, none extra or repeated), each value against its column
+(``bot.imports.fields``), and that no key appears twice in the file. References to facilities are
+checked later (``references.py``), when every file of the import and the database are known.
+
+Rows are tuples in the contract's column order (``spec.column_names``), the key first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.errors import ImportDataError, Location, Problem
+from bot.imports.fields import FieldError
+from bot.imports.reader import CsvRecords, read_records
+from bot.imports.spec import SPECS, FileSpec
+
+
+@dataclass
+class ParsedFile:
+    spec: FileSpec
+    rows: list[tuple] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)          # the line each row starts on
+    problems: list[Problem] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # column name -> 1-based position
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def as_dicts(self) -> list[dict]:
+        names = self.spec.column_names
+        return [dict(zip(names, row)) for row in self.rows]
+
+
+def _check_header(spec: FileSpec, csv: CsvRecords) -> dict[str, int] | None:
+    expected = spec.column_names
+    positions: dict[str, int] = {}
+    ok = True
+    for index, name in enumerate(csv.header, start=1):
+        if name in positions:
+            csv.problem(1, index, f"the column {name!r} appears twice in the header "
+                                  f"(columns {positions[name]} and {index})")
+            ok = False
+        elif name not in expected:
+            label = repr(name) if name else "without a name"
+            csv.problem(1, index, f"unexpected column {label}; {spec.name} has exactly the columns "
+                                  f"{', '.join(expected)}")
+            ok = False
+        else:
+            positions[name] = index
+    missing = [name for name in expected if name not in positions]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        csv.problem(1, 1, f"missing column{plural} {', '.join(missing)}; {spec.name} needs the columns "
+                          f"{', '.join(expected)} (only optional values may be empty)")
+        ok = False
+    return positions if ok else None
+
+
+def _row_problems(spec: FileSpec, line: int, values: list[str], order: list[int]) -> list[Problem]:
+    """Every value problem of one row (the slow path, taken only when the row is invalid)."""
+    problems = []
+    for (name, parser), index in zip(spec.columns, order):
+        try:
+            parser(values[index].strip())
+        except FieldError as error:
+            problems.append(Problem(Location(spec.name, line, index + 1), f"{name}: {error}"))
+    return problems
+
+
+def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
+    """Validate the records read from one file of the contract."""
+    out = ParsedFile(spec)
+    positions = None if csv.problems else _check_header(spec, csv)
+    if positions is None:
+        out.problems = list(csv.problems)
+        return out
+    out.positions = positions
+    width = len(csv.header)
+    order = [positions[name] - 1 for name in spec.column_names]
+    in_order = order == list(range(width))
+    parsers = [parser for _, parser in spec.columns]
+    n_keys = len(spec.key)
+    problems, rows, lines = out.problems, out.rows, out.lines
+    seen: dict[tuple, int] = {}
+    for line, values in csv.records:
+        if len(values) != width:
+            problems.append(Problem(Location(spec.name, line, min(len(values), width) + 1),
+                                    f"this row has {len(values)} values but the header has {width} columns"))
+            continue
+        ordered = values if in_order else [values[i] for i in order]
+        try:
+            row = tuple([parse(value.strip()) for parse, value in zip(parsers, ordered)])
+        except FieldError:
+            problems += _row_problems(spec, line, values, order)
+            continue
+        key = row[:n_keys]
+        first = seen.setdefault(key, line)
+        if first != line:
+            problems.append(Problem(
+                Location(spec.name, line, positions[spec.key[0]]),
+                f"{', '.join(spec.key)}: {', '.join(map(str, key))} is on line {first} and again on "
+                f"line {line}; each key may appear only once in a file",
+            ))
+            continue
+        rows.append(row)
+        lines.append(line)
+    return out
+
+
+def parse_file(name: str, data: bytes) -> ParsedFile:
+    """Read and validate one file of the contract by its name (e.g. ``"financials.csv"``)."""
+    return parse_records(SPECS[name], read_records(name, data))
+
+
+def read_rows(name: str, data: bytes) -> list[dict]:
+    """The validated rows of one file as dicts, or ``ImportDataError`` with every problem in it."""
+    parsed = parse_file(name, data)
+    if parsed.problems:
+        raise ImportDataError(parsed.problems)
+    return parsed.as_dicts()

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, Alembic migrations, engine/session helpers and the repository."""

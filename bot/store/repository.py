@@ -1,0 +1,238 @@
+"""Reading loan data and storing evaluation results, in few set-based queries.
+
+Functions take a session (``bot.store.db.session_scope``) and return the domain records of
+``bot.domain.model`` / ``bot.domain.results``; nothing here issues one query per facility.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from datetime import date, datetime, timezone
+from typing import Iterable, Iterator
+
+from sqlalchemy import Table, Text, and_, bindparam, func, insert, select
+from sqlalchemy.orm import Session
+
+from bot.domain.model import (
+    Balance,
+    CryptoHolding,
+    Facility,
+    FacilityData,
+    FinancialPeriod,
+    GpuLot,
+    Price,
+    PriceBook,
+)
+from bot.domain.results import CovenantResult
+from bot.domain.thresholds import Threshold
+from bot.store.tables import (
+    BalanceRow,
+    CryptoRow,
+    EvaluationResultRow,
+    EvaluationRun,
+    FacilityRow,
+    FinancialRow,
+    GpuLotRow,
+    PriceRow,
+)
+
+_IN_CHUNK = 500  # ids per IN (...) list: well inside every backend's parameter limit
+_INSERT_CHUNK = 5000
+
+FACILITIES: Table = FacilityRow.__table__
+RUNS: Table = EvaluationRun.__table__
+RESULTS: Table = EvaluationResultRow.__table__
+
+# (domain record, table, columns after facility_id that order a facility's rows)
+_CHILDREN = (
+    ("balances", Balance, BalanceRow.__table__, ("as_of",)),
+    ("financials", FinancialPeriod, FinancialRow.__table__, ("period_end",)),
+    ("gpu_lots", GpuLot, GpuLotRow.__table__, ("lot_id",)),
+    ("crypto", CryptoHolding, CryptoRow.__table__, ("asset", "as_of")),
+)
+
+
+def _columns(record_type: type, table: Table) -> list:
+    return [table.c[f.name] for f in dataclasses.fields(record_type)]
+
+
+def _rows(session: Session, record_type: type, table: Table, where=None, order=()) -> list:
+    stmt = select(*_columns(record_type, table))
+    if where is not None:
+        stmt = stmt.where(where)
+    stmt = stmt.order_by(*(table.c[name] for name in order))
+    return [record_type(*row) for row in session.execute(stmt).all()]
+
+
+def _assemble(session: Session, facilities: list[Facility], where_for) -> list[FacilityData]:
+    """FacilityData for ``facilities``; ``where_for(table)`` selects their child rows."""
+    children: dict[str, dict[str, list]] = {}
+    for attr, record_type, table, order in _CHILDREN:
+        grouped: dict[str, list] = defaultdict(list)
+        for record in _rows(session, record_type, table, where_for(table), ("facility_id", *order)):
+            grouped[record.facility_id].append(record)
+        children[attr] = grouped
+    return [
+        FacilityData(
+            facility=f,
+            **{attr: tuple(children[attr].get(f.facility_id, ())) for attr in children},
+        )
+        for f in facilities
+    ]
+
+
+def load_facilities(session: Session, facility_ids: Iterable[str] | None = None) -> list[FacilityData]:
+    """Every stored facility (or those named) with all its rows, sorted by facility_id."""
+    if facility_ids is None:
+        facilities = _rows(session, Facility, FACILITIES, order=("facility_id",))
+        return _assemble(session, facilities, lambda table: None)
+    ids = sorted(set(facility_ids))
+    out: list[FacilityData] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        part = ids[start:start + _IN_CHUNK]
+        facilities = _rows(session, Facility, FACILITIES, FACILITIES.c.facility_id.in_(part), ("facility_id",))
+        out += _assemble(session, facilities, lambda table, part=part: table.c.facility_id.in_(part))
+    return out
+
+
+def _text(value: str):
+    # A plain text parameter: compared with the key column's own (code-point) collation.
+    return bindparam(None, value, type_=Text())
+
+
+def iter_facility_chunks(session: Session, chunk_size: int = 2000) -> Iterator[list[FacilityData]]:
+    """All facilities in facility_id order, ``chunk_size`` at a time (flat memory at any size).
+
+    Keyset pagination: each chunk is one facility query plus one range query per child table.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    after: str | None = None
+    while True:
+        where = FACILITIES.c.facility_id > _text(after) if after is not None else None
+        stmt = select(*_columns(Facility, FACILITIES)).order_by(FACILITIES.c.facility_id).limit(chunk_size)
+        if where is not None:
+            stmt = stmt.where(where)
+        facilities = [Facility(*row) for row in session.execute(stmt).all()]
+        if not facilities:
+            return
+        first, last = facilities[0].facility_id, facilities[-1].facility_id
+        yield _assemble(
+            session, facilities,
+            lambda table: and_(table.c.facility_id >= _text(first), table.c.facility_id <= _text(last)),
+        )
+        if len(facilities) < chunk_size:
+            return
+        after = last
+
+
+def facility_exists(session: Session, facility_id: str) -> bool:
+    stmt = select(FACILITIES.c.facility_id).where(FACILITIES.c.facility_id == facility_id)
+    return session.execute(stmt).first() is not None
+
+
+def count_facilities(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(FACILITIES)).scalar_one()
+
+
+def load_price_book(session: Session) -> PriceBook:
+    """Every stored price, by symbol and date."""
+    prices = _rows(session, Price, PriceRow.__table__, order=("symbol", "date"))
+    return PriceBook.from_prices(prices)
+
+
+# --- evaluation runs -------------------------------------------------------------------------
+
+
+def save_evaluation(
+    session: Session,
+    kind: str,
+    as_of: date,
+    started_at: datetime,
+    rules_digest: str,
+    results: Iterable[CovenantResult],
+    finished_at: datetime | None = None,
+) -> int:
+    """Store one evaluation run and its results (bulk inserts); returns the run id."""
+    run_id = session.execute(
+        insert(RUNS).values(
+            kind=kind, as_of=as_of, started_at=started_at, finished_at=None, rules_digest=rules_digest
+        )
+    ).inserted_primary_key[0]
+    batch: list[dict] = []
+    for r in results:
+        batch.append(_result_row(run_id, r))
+        if len(batch) >= _INSERT_CHUNK:
+            session.execute(insert(RESULTS), batch)
+            batch = []
+    if batch:
+        session.execute(insert(RESULTS), batch)
+    done = finished_at or datetime.now(timezone.utc)
+    session.execute(RUNS.update().where(RUNS.c.id == run_id).values(finished_at=done))
+    return int(run_id)
+
+
+def _result_row(run_id: int, r: CovenantResult) -> dict:
+    return {
+        "run_id": run_id,
+        "as_of": r.as_of,
+        "facility_id": r.facility_id,
+        "covenant_id": r.covenant_id,
+        "metric": r.metric,
+        "value": r.value,
+        "threshold": str(r.threshold),
+        "status": r.status,
+        "headroom": r.headroom,
+        "reason": r.reason,
+        "months_to_breach": r.months_to_breach,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    id: int
+    kind: str
+    as_of: date
+    started_at: datetime
+    finished_at: datetime | None
+    rules_digest: str
+
+
+def latest_run(session: Session, as_of: date | None = None, kind: str | None = "check") -> RunInfo | None:
+    """The most recent finished run (of ``kind``; on ``as_of`` when given), or None."""
+    stmt = select(RUNS).where(RUNS.c.finished_at.is_not(None))
+    if kind is not None:
+        stmt = stmt.where(RUNS.c.kind == kind)
+    if as_of is not None:
+        stmt = stmt.where(RUNS.c.as_of == as_of)
+    row = session.execute(stmt.order_by(RUNS.c.id.desc()).limit(1)).first()
+    return RunInfo(*row) if row else None
+
+
+def run_results(session: Session, run_id: int) -> list[CovenantResult]:
+    """The results of one run, sorted by facility_id then covenant_id."""
+    stmt = (
+        select(
+            RESULTS.c.facility_id, RESULTS.c.covenant_id, RESULTS.c.metric, RESULTS.c.as_of,
+            RESULTS.c.value, RESULTS.c.threshold, RESULTS.c.status, RESULTS.c.headroom,
+            RESULTS.c.reason, RESULTS.c.months_to_breach,
+        )
+        .where(RESULTS.c.run_id == run_id)
+        .order_by(RESULTS.c.facility_id, RESULTS.c.covenant_id)
+    )
+    thresholds: dict[str, Threshold] = {}
+    out = []
+    for fid, cid, metric, as_of, value, threshold, status, headroom, reason, mtb in session.execute(stmt):
+        t = thresholds.get(threshold) or thresholds.setdefault(threshold, Threshold.parse(threshold))
+        out.append(CovenantResult(fid, cid, metric, as_of, value, t, status, headroom, reason, mtb))
+    return out
+
+
+def latest_results(
+    session: Session, as_of: date | None = None, kind: str | None = "check"
+) -> list[CovenantResult]:
+    """The results of the latest finished run (for ``as_of`` when given); [] when there is none."""
+    run = latest_run(session, as_of, kind)
+    return run_results(session, run.id) if run else []
+

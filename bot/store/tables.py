@@ -1,0 +1,143 @@
+"""The database tables (SQLModel). Keys are the natural keys of the CSV interchange contract.
+
+Money, quantities and ratios are ``DecimalText`` (exact on every backend); instants are
+``UTCDateTime``. The Alembic migrations in ``migrations/versions`` create exactly these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import DecimalText, KeyText, UTCDateTime
+
+
+def _money(nullable: bool = False):
+    return Field(sa_column=Column(DecimalText(), nullable=nullable))
+
+
+def _facility_key(table: str):
+    fk = ForeignKey("facilities.facility_id", ondelete="CASCADE", name=f"fk_{table}_facility_id")
+    return Field(sa_column=Column(KeyText(), fk, primary_key=True))
+
+
+class FacilityRow(SQLModel, table=True):
+    __tablename__ = "facilities"
+
+    facility_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    borrower: str = Field(sa_column=Column(Text(), nullable=False))
+    facility_type: str = Field(sa_column=Column(Text(), nullable=False, index=True))
+    currency: str = Field(sa_column=Column(Text(), nullable=False))
+    commitment: Decimal = _money()
+    outstanding: Decimal = _money()
+    origination_date: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    maturity_date: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    owner_email: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    slack_channel: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+class BalanceRow(SQLModel, table=True):
+    __tablename__ = "balances"
+
+    facility_id: str = _facility_key("balances")
+    as_of: dt.date = Field(sa_column=Column(Date(), primary_key=True))
+    outstanding: Decimal = _money()
+
+
+class FinancialRow(SQLModel, table=True):
+    __tablename__ = "financials"
+
+    facility_id: str = _facility_key("financials")
+    period_end: dt.date = Field(sa_column=Column(Date(), primary_key=True))
+    revenue: Decimal = _money()
+    opex: Decimal = _money()
+    capex: Decimal = _money()
+    taxes: Decimal = _money()
+    interest: Decimal = _money()
+    principal: Decimal = _money()
+    cash: Decimal = _money()
+    reported_on: dt.date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+
+
+class GpuLotRow(SQLModel, table=True):
+    __tablename__ = "gpu_lots"
+
+    facility_id: str = _facility_key("gpu_lots")
+    lot_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    gpu_model: str = Field(sa_column=Column(Text(), nullable=False))
+    quantity: Decimal = _money()
+    acquired_on: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    unit_cost: Decimal = _money()
+
+
+class CryptoRow(SQLModel, table=True):
+    __tablename__ = "crypto_holdings"
+
+    facility_id: str = _facility_key("crypto_holdings")
+    asset: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    as_of: dt.date = Field(sa_column=Column(Date(), primary_key=True))
+    quantity: Decimal = _money()
+
+
+class PriceRow(SQLModel, table=True):
+    __tablename__ = "prices"
+
+    symbol: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    date: dt.date = Field(sa_column=Column(Date(), primary_key=True))
+    price: Decimal = _money()
+
+
+class EvaluationRun(SQLModel, table=True):
+    __tablename__ = "evaluation_runs"
+    __table_args__ = (Index("ix_evaluation_runs_kind_as_of", "kind", "as_of"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
+    kind: str = Field(sa_column=Column(Text(), nullable=False))
+    as_of: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    started_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    rules_digest: str = Field(sa_column=Column(Text(), nullable=False))
+
+
+_RUN_FK = ForeignKey("evaluation_runs.id", ondelete="CASCADE", name="fk_evaluation_results_run_id")
+
+
+class EvaluationResultRow(SQLModel, table=True):
+    __tablename__ = "evaluation_results"
+    __table_args__ = (
+        Index("ix_evaluation_results_facility_covenant_as_of", "facility_id", "covenant_id", "as_of"),
+        Index("ix_evaluation_results_run_id", "run_id"),
+        Index("ix_evaluation_results_as_of_status", "as_of", "status"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
+    run_id: int = Field(sa_column=Column(Integer(), _RUN_FK, nullable=False))
+    as_of: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    facility_id: str = Field(sa_column=Column(KeyText(), nullable=False))
+    covenant_id: str = Field(sa_column=Column(KeyText(), nullable=False))
+    metric: str = Field(sa_column=Column(Text(), nullable=False))
+    value: Decimal | None = _money(nullable=True)
+    threshold: str = Field(sa_column=Column(Text(), nullable=False))
+    status: str = Field(sa_column=Column(Text(), nullable=False))
+    headroom: Decimal | None = _money(nullable=True)
+    reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    months_to_breach: int | None = Field(default=None, sa_column=Column(Integer(), nullable=True))
+
+
+# The tables that hold loan data, in the order an import writes them (parents first).
+DATA_TABLES = {
+    "facilities": FacilityRow.__table__,
+    "balances": BalanceRow.__table__,
+    "financials": FinancialRow.__table__,
+    "gpu_lots": GpuLotRow.__table__,
+    "crypto_holdings": CryptoRow.__table__,
+    "prices": PriceRow.__table__,
+}
+ALL_TABLES = {
+    **DATA_TABLES,
+    "evaluation_runs": EvaluationRun.__table__,
+    "evaluation_results": EvaluationResultRow.__table__,
+}

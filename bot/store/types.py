@@ -1,0 +1,68 @@
+"""Column types that keep values exact across SQLite and PostgreSQL.
+
+* ``DecimalText``: a Decimal stored as its text (``str(d)`` in, ``Decimal(text)`` out), so
+  ``Decimal("1.50")`` comes back as ``Decimal("1.50")`` on every backend, at any precision.
+* ``UTCDateTime``: timezone-aware UTC datetimes in, timezone-aware UTC datetimes out (SQLite keeps
+  no offset, so the value is stored as naive UTC and marked UTC on the way out).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import DateTime, Text
+from sqlalchemy.types import TypeDecorator
+
+
+class DecimalText(TypeDecorator):
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                value = Decimal(value)
+            else:
+                raise TypeError(f"a decimal column takes Decimal, int or str, not {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value)
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("datetimes must carry a timezone (covbot stores UTC)")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: raw text from SQLite
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def KeyText() -> Text:
+    """Text for identifiers and keys, ordered by code point on every backend.
+
+    SQLite compares text byte-wise already; PostgreSQL gets ``COLLATE "C"`` so that ``ORDER BY``
+    and range scans agree with Python's ``sorted`` whatever the database's locale.
+    """
+    return Text().with_variant(Text(collation="C"), "postgresql")
