@@ -194,6 +194,12 @@ def db_upgrade() -> None:
     typer.echo("The database schema is up to date.")
 
 
+# --- registered command modules ---
+from bot.commands import risk as _risk  # noqa: E402
+
+_risk.register(app)
+
+
 def main() -> None:  # console-script entry point
     try:
         app()
