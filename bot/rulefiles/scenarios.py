@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from ruamel.yaml.nodes import Node
 
 from bot.domain.rulebook import Scenario
 from bot.errors import Location
+from bot.domain.stress import is_shock_key
 from bot.rulefiles import values
 from bot.rulefiles.yamlnodes import Sheet, is_null
 
 SCENARIO_KEYS = ("name", "title", "shocks")
-_CRYPTO = re.compile(r"^[A-Z0-9]+$")
 _SHOCK_EXPECTED = "a change of -1 or more, written -65% or -0.65"
 _KEYS_EXPECTED = "rent, gpu, gpu:<model> (e.g. gpu:H100) or a crypto symbol in capitals (e.g. BTC)"
 
@@ -50,7 +49,7 @@ def shocks_of(sheet: Sheet, node: Node) -> dict[str, Decimal]:
         return {}
     shocks: dict[str, Decimal] = {}
     for key, entry in found.items():
-        if not _valid_key(key):
+        if not is_shock_key(key):
             sheet.error(entry.key, f'{key}: expected a shock key: {_KEYS_EXPECTED}, got "{key}"')
             continue
         value = values.fraction(sheet, entry.value, f"shocks.{key}", _SHOCK_EXPECTED)
@@ -60,11 +59,3 @@ def shocks_of(sheet: Sheet, node: Node) -> dict[str, Decimal]:
             shocks[key] = value
     return shocks
 
-
-def _valid_key(key: str) -> bool:
-    if key in ("rent", "gpu"):
-        return True
-    if key.startswith("gpu:"):
-        model = key[4:]
-        return model != "" and not any(ch.isspace() for ch in model)
-    return bool(_CRYPTO.match(key)) and key not in ("RENT", "GPU")
