@@ -32,7 +32,9 @@ demo: $(STAMP)
 	rm -rf out/demo
 	$(DEMO_ENV) $(COVBOT) import bot/demo/portfolio
 	$(DEMO_ENV) $(COVBOT) check --rules rules/ --as-of $(DEMO_ASOF)
-	$(DEMO_ENV) $(COVBOT) explain GPUC-003 --rules rules/ --as-of $(DEMO_ASOF)
+	$(DEMO_ENV) $(COVBOT) explain GPUC-006 --rules rules/ --as-of $(DEMO_ASOF)
+	$(DEMO_ENV) $(COVBOT) stress --rules rules/ --as-of $(DEMO_ASOF) --scenario correlation-convergence
+	$(DEMO_ENV) $(COVBOT) digest --rules rules/ --as-of $(DEMO_ASOF) --format html --output out/demo/digest.html
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -n 2 -q

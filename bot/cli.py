@@ -114,6 +114,9 @@ def check(
     from bot.render.console import results_json, results_table, summary_line
 
     settings = load_settings()
+    if fmt is OutputFormat.json and (dry_run or no_notify):
+        _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on)
+        return
     outcome = services.run_check(
         settings, rules_path=rules, as_of=_as_of(as_of), facility_ids=facility,
         covenant_ids=covenant, dry_run=dry_run,
@@ -126,7 +129,8 @@ def check(
     else:
         console = make_console()
         borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
-        console.print(results_table(outcome.results, f"Covenant check as of {outcome.as_of}", borrowers))
+        console.print(results_table(outcome.results, f"Covenant check as of {outcome.as_of}", borrowers,
+                                    outcome.waived))
         console.print(summary_line(outcome.counts()))
         if notify_report is not None:
             console.print(notify_report)
@@ -134,6 +138,27 @@ def check(
         limit = SEVERITY_ORDER[fail_on.value]
         if any(SEVERITY_ORDER[r.status] >= limit for r in outcome.results):
             raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on) -> None:
+    """`check --format json` with nothing to notify: rows printed as computed, memory flat at any size."""
+    from bot.domain.results import SEVERITY_ORDER
+    from bot.render.console import JsonRowsWriter
+
+    worst = -1
+    out = sys.stdout
+    with JsonRowsWriter(out) as writer:
+
+        def on_result(result) -> None:
+            nonlocal worst
+            writer.write(result)
+            worst = max(worst, SEVERITY_ORDER[result.status])
+
+        services.stream_check(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
+                              facility_ids=facility, covenant_ids=covenant, dry_run=dry_run)
+    out.flush()
+    if fail_on is not None and worst >= SEVERITY_ORDER[fail_on.value]:
+        raise typer.Exit(EXIT_FAIL_ON)
 
 
 @app.command()
@@ -198,6 +223,20 @@ def db_upgrade() -> None:
 from bot.commands import risk as _risk  # noqa: E402
 
 _risk.register(app)
+
+from bot.commands import alerts as _alerts  # noqa: E402
+
+_alerts.register(app)
+
+
+from bot.commands import digest as _digest  # noqa: E402
+
+_digest.register(app)
+
+from bot.commands import service as _service  # noqa: E402
+
+_service.register(app)
+
 
 
 def main() -> None:  # console-script entry point

@@ -5,6 +5,7 @@ No printing here; callers render the returned values.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +51,9 @@ class CheckOutcome:
     run_id: int | None
     ruleset: RuleSet
     facilities: dict[str, object] = field(default_factory=dict)  # facility_id -> Facility
+    # (facility_id, covenant_id) -> the date its waiver runs to, for alerts shown as waived
+    # (filled by notify_after_check; empty with --no-notify or --dry-run)
+    waived: dict[tuple[str, str], date] = field(default_factory=dict)
 
     def worst(self) -> str | None:
         if not self.results:
@@ -73,8 +77,12 @@ def iter_evaluations(
     shocks=None,
     chunk_size: int = 2000,
     on_facilities: Callable[[list], None] | None = None,
+    session=None,
 ) -> Iterator[CovenantResult]:
-    """Evaluate every covenant at every facility it applies to, streaming chunk by chunk."""
+    """Evaluate every covenant at every facility it applies to, streaming chunk by chunk.
+
+    Reads in ``session`` when given (so a caller can store results in the same transaction).
+    """
     from bot.domain.evaluation import evaluate_facility
     from bot.domain.market import Market
     from bot.domain.shocks import NO_SHOCKS
@@ -88,7 +96,7 @@ def iter_evaluations(
         if unknown:
             raise UsageError(f"No covenant with id {', '.join(sorted(unknown))} in the rule set.")
         covenants = [c for c in covenants if c.id in wanted]
-    with session_scope(engine) as session:
+    with session_scope(engine) if session is None else nullcontext(session) as session:
         prices = load_price_book(session)
         market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks or NO_SHOCKS)
         if facility_ids is not None:
@@ -116,11 +124,12 @@ def run_check(
     covenant_ids: list[str] | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    ruleset: RuleSet | None = None,
 ) -> CheckOutcome:
     from bot.store.db import session_scope
     from bot.store.repository import save_evaluation
 
-    ruleset = load_ruleset(settings, rules_path)
+    ruleset = ruleset or load_ruleset(settings, rules_path)  # the service passes its live rule set
     engine = open_engine(settings)
     started = now or utc_now()
     facilities: dict[str, object] = {}
@@ -140,6 +149,43 @@ def run_check(
         with session_scope(engine) as session:
             run_id = save_evaluation(session, "check", as_of, started, ruleset.digest, results)
     return CheckOutcome(as_of, results, run_id, ruleset, facilities)
+
+
+def stream_check(
+    settings: Settings,
+    on_result: Callable[[CovenantResult], None],
+    *,
+    rules_path: str | None,
+    as_of: date,
+    facility_ids: list[str] | None = None,
+    covenant_ids: list[str] | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> int | None:
+    """`check` in flat memory: each result goes to ``on_result`` as it is computed (sorted by
+    facility_id then covenant_id) and, unless ``dry_run``, is stored in bulk inserts in the same
+    transaction as the reads. Returns the run id (None for a dry run). Sends nothing."""
+    from bot.store.db import session_scope
+    from bot.store.repository import save_evaluation
+
+    ruleset = load_ruleset(settings, rules_path)
+    engine = open_engine(settings)
+    started = now or utc_now()
+    with session_scope(engine) as session:
+        results = iter_evaluations(
+            engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids, session=session,
+        )
+        if dry_run:
+            for r in results:
+                on_result(r)
+            return None
+
+        def passed_on():
+            for r in results:
+                on_result(r)
+                yield r
+
+        return save_evaluation(session, "check", as_of, started, ruleset.digest, passed_on())
 
 
 def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_of: date):
@@ -162,6 +208,17 @@ def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_
     return data, explain_facility(data, market), evaluate_facility(data, market, list(ruleset.covenants))
 
 
-def notify_after_check(settings: Settings, outcome: CheckOutcome):
-    """Advance alert state and deliver notifications for a stored check (issue 4 wires this)."""
-    return None
+def notify_after_check(settings: Settings, outcome: CheckOutcome, now: datetime | None = None) -> str:
+    """Advance every alert and queue its notifications (one transaction), then dispatch the outbox
+    within COVBOT_DISPATCH_BUDGET_SECONDS; returns a short rich-markup report for `covbot check`."""
+    from bot.alerts.service import advance_alerts, describe_notifications
+    from bot.notify.dispatcher import dispatch
+    from bot.store.db import session_scope
+
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        run = advance_alerts(session, outcome.results, outcome.ruleset, outcome.facilities,
+                             now or utc_now(), settings)
+    outcome.waived = dict(run.waived)
+    report = dispatch(settings, engine, budget_seconds=settings.dispatch_budget_seconds)
+    return describe_notifications(run, report, settings)

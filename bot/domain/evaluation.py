@@ -49,11 +49,12 @@ def evaluate_covenant(
             status = "warning"
         else:
             status = "ok"
-        months = None
+        months = rate = None
         if covenant.metric == DSCR:
             inputs = forward_inputs(values)
             if not isinstance(inputs, NoData):
                 months = months_to_breach(covenant, facility_id, inputs, market)
+                rate = inputs.rate
         return CovenantResult(
             facility_id,
             covenant.id,
@@ -65,6 +66,7 @@ def evaluate_covenant(
             threshold.headroom(value),
             None,
             months,
+            rate,
         )
 
 

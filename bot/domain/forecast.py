@@ -91,6 +91,9 @@ def months_to_breach(covenant: Covenant, facility_id: str, inputs: ForwardInputs
             return first
         if not fails(last):
             continue  # monotone and both ends pass: every month between passes
+        guess = _first_failing_guess(threshold, inputs, first, last)
+        if guess is not None and fails(guess) and (guess - 1 == first or not fails(guess - 1)):
+            return guess  # checked exactly: passes the month before, fails this one
         lo, hi = first, last  # passes at lo, fails at hi
         while hi - lo > 1:
             mid = (lo + hi) // 2
@@ -99,4 +102,22 @@ def months_to_breach(covenant: Covenant, facility_id: str, inputs: ForwardInputs
             else:
                 lo = mid
         return hi
+    return None
+
+
+def _first_failing_guess(threshold, inputs: ForwardInputs, first: int, last: int) -> int | None:
+    """A binary floating-point estimate of the first failing month in (first, last], or None.
+
+    Only a guess to save exact fractional powers (each ~40 µs): the caller confirms it in decimal
+    (it fails and the month before passes), so the answer is always the exact one.
+    """
+    try:
+        base = float(1 + inputs.rate)
+        revenue, costs = float(inputs.revenue_ttm), float(inputs.costs_ttm)
+        debt_service = float(inputs.debt_service_ttm)
+        for m in range(first + 1, last + 1):
+            if not threshold.passes((revenue * base ** (m / 12) - costs) / debt_service):
+                return m
+    except (ArithmeticError, ValueError):
+        return None
     return None

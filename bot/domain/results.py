@@ -28,6 +28,7 @@ class CovenantResult:
     headroom: Decimal | None
     reason: str | None
     months_to_breach: int | None = None
+    rental_deflation: Decimal | None = None  # the yearly rate behind months_to_breach (not in the JSON)
 
     def as_json(self) -> dict:
         """The documented `covbot check --format json` object."""

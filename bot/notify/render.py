@@ -370,6 +370,14 @@ def fit(text: str, limit: int, more: str = "…") -> str:
 
 def templates_dir() -> Path:
     """``COVBOT_TEMPLATES_DIR`` when set, else the ``templates/`` folder of the checkout."""
+    import os
+
+    return _templates_dir(os.environ.get("COVBOT_TEMPLATES_DIR"), os.environ.get("COVBOT_ENV_FILE"))
+
+
+@lru_cache(maxsize=8)
+def _templates_dir(_env_value: str | None, _env_file: str | None) -> Path:
+    """Cached per value of the settings that decide it (reading settings parses `.env`)."""
     from bot.config import load_settings
 
     configured = load_settings().templates_dir

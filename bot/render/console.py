@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -38,8 +38,32 @@ def results_json(results: Iterable[CovenantResult]) -> str:
     return json.dumps(rows, indent=2)
 
 
-def results_table(results: list[CovenantResult], title: str, borrowers: dict[str, str] | None = None) -> Table:
+class JsonRowsWriter:
+    """`check --format json` written as the results come (already sorted): a JSON array with one
+    object per line, never the whole list in memory. Use as a context manager around the rows."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.rows = 0
+        self._encode = json.JSONEncoder(ensure_ascii=True).encode
+
+    def __enter__(self) -> "JsonRowsWriter":
+        self.out.write("[")
+        return self
+
+    def write(self, result: CovenantResult) -> None:
+        self.out.write(("\n  " if self.rows == 0 else ",\n  ") + self._encode(result.as_json()))
+        self.rows += 1
+
+    def __exit__(self, *exc) -> None:
+        self.out.write("\n]\n" if self.rows else "]\n")
+
+
+def results_table(results: list[CovenantResult], title: str, borrowers: dict[str, str] | None = None,
+                  waived: dict | None = None) -> Table:
+    """One row per facility × covenant; ``waived`` maps (facility_id, covenant_id) to the waiver's end."""
     borrowers = borrowers or {}
+    waived = waived or {}
     table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
     table.add_column("Facility", no_wrap=True)
     table.add_column("Borrower", overflow="fold", max_width=26)
@@ -47,7 +71,7 @@ def results_table(results: list[CovenantResult], title: str, borrowers: dict[str
     table.add_column("Value", justify="right", no_wrap=True)
     table.add_column("Threshold", justify="right", no_wrap=True)
     table.add_column("Headroom", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
+    table.add_column("Status")
     table.add_column("Breach in", justify="right", no_wrap=True)
     table.add_column("Why", overflow="fold", min_width=20, max_width=60)
     for r in sorted(results, key=lambda r: (r.facility_id, r.covenant_id)):
@@ -60,7 +84,9 @@ def results_table(results: list[CovenantResult], title: str, borrowers: dict[str
             human_number(r.value),
             str(r.threshold),
             human_percent(r.headroom),
-            f"[{style}]{STATUS_LABEL[r.status]}[/{style}]",
+            f"[{style}]{STATUS_LABEL[r.status]}[/{style}]"
+            + (f" [cyan](waived to {waived[(r.facility_id, r.covenant_id)]})[/cyan]"
+               if (r.facility_id, r.covenant_id) in waived else ""),
             mtb,
             escape(r.reason or ""),
         )

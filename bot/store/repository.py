@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Iterable, Iterator
 
-from sqlalchemy import Table, Text, and_, bindparam, func, insert, select
+from sqlalchemy import Date, Table, Text, and_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain.model import (
@@ -36,6 +37,7 @@ from bot.store.tables import (
     GpuLotRow,
     PriceRow,
 )
+from bot.store.types import DecimalText
 
 _IN_CHUNK = 500  # ids per IN (...) list: well inside every backend's parameter limit
 _INSERT_CHUNK = 5000
@@ -104,27 +106,93 @@ def _text(value: str):
 def iter_facility_chunks(session: Session, chunk_size: int = 2000) -> Iterator[list[FacilityData]]:
     """All facilities in facility_id order, ``chunk_size`` at a time (flat memory at any size).
 
-    Keyset pagination: each chunk is one facility query plus one range query per child table.
+    Keyset pagination: each chunk is one facility query plus one range query per child table,
+    read as raw driver values (``_RawReader``): at 100,000 facilities SQLAlchemy's
+    per-value result processing costs more than the scan itself.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
+    reader = _RawReader(session)
     after: str | None = None
     while True:
-        where = FACILITIES.c.facility_id > _text(after) if after is not None else None
-        stmt = select(*_columns(Facility, FACILITIES)).order_by(FACILITIES.c.facility_id).limit(chunk_size)
-        if where is not None:
-            stmt = stmt.where(where)
-        facilities = [Facility(*row) for row in session.execute(stmt).all()]
+        facilities = reader.facilities(after, chunk_size)
         if not facilities:
             return
         first, last = facilities[0].facility_id, facilities[-1].facility_id
-        yield _assemble(
-            session, facilities,
-            lambda table: and_(table.c.facility_id >= _text(first), table.c.facility_id <= _text(last)),
-        )
+        children = {attr: reader.children(attr, first, last) for attr in reader.child_attrs}
+        yield [
+            FacilityData(f, **{attr: grouped.get(f.facility_id, ()) for attr, grouped in children.items()})
+            for f in facilities
+        ]
         if len(facilities) < chunk_size:
             return
         after = last
+
+
+def _converter(column, sqlite: bool):
+    """How one raw driver value of ``column`` becomes the domain's value (None stays None)."""
+    if isinstance(column.type, DecimalText):
+        return Decimal
+    if sqlite and isinstance(column.type, Date):
+        return _DateCache().__getitem__  # SQLite keeps dates as YYYY-MM-DD text; they repeat a lot
+    return None
+
+
+class _DateCache(dict):
+    def __missing__(self, text: str) -> date:
+        found = self[text] = date.fromisoformat(text)
+        return found
+
+
+class _RawReader:
+    """Plain SQL on the session's connection; raw values converted as the column types would."""
+
+    def __init__(self, session: Session):
+        conn = session.connection()
+        dialect = conn.dialect
+        self._sqlite = dialect.name == "sqlite"
+        self._mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        self._quote = dialect.identifier_preparer.quote
+        self._conn = conn
+        self._facility = self._plan(Facility, FACILITIES)
+        self._children = {attr: (self._plan(rt, table), order) for attr, rt, table, order in _CHILDREN}
+        self.child_attrs = tuple(self._children)
+
+    def _plan(self, record_type: type, table: Table):
+        names = [f.name for f in dataclasses.fields(record_type)]
+        converters = [(i, c) for i, name in enumerate(names)
+                      if (c := _converter(table.c[name], self._sqlite)) is not None]
+        columns = ", ".join(self._quote(n) for n in names)
+        return record_type, f"SELECT {columns} FROM {self._quote(table.name)}", converters
+
+    def _records(self, plan, sql: str, params: tuple) -> list:
+        record_type, _, converters = plan
+        rows = self._conn.exec_driver_sql(sql, params).fetchall()  # raw values: no result processing
+        out = []
+        append = out.append
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            append(record_type(*values))
+        return out
+
+    def facilities(self, after: str | None, limit: int) -> list[Facility]:
+        m = self._mark
+        where, params = (f" WHERE facility_id > {m}", (after,)) if after is not None else ("", ())
+        sql = f"{self._facility[1]}{where} ORDER BY facility_id LIMIT {int(limit)}"
+        return self._records(self._facility, sql, params)
+
+    def children(self, attr: str, first: str, last: str) -> dict[str, tuple]:
+        plan, order = self._children[attr]
+        m = self._mark
+        keys = ", ".join(self._quote(c) for c in ("facility_id", *order))
+        sql = f"{plan[1]} WHERE facility_id >= {m} AND facility_id <= {m} ORDER BY {keys}"
+        grouped: dict[str, list] = defaultdict(list)
+        for record in self._records(plan, sql, (first, last)):
+            grouped[record.facility_id].append(record)
+        return {fid: tuple(rows) for fid, rows in grouped.items()}
 
 
 def facility_exists(session: Session, facility_id: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -178,3 +179,15 @@ def test_every_command_and_option_has_help_text():
             if getattr(param, "param_type_name", "") == "option" and not param.help and param.name != "help":
                 missing.append(f"{' '.join(path)} {param.opts[0]}")
     assert not missing, f"commands/options without help: {missing}"
+
+
+def test_check_notifies_into_the_outbox_folder_with_the_forward_note(demo):
+    result = run("check", "--rules", str(RULES), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    out = demo / "out"
+    assert "out" in result.output  # says where the messages went
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*") if p.is_file()]
+    assert texts, "rendered alerts are written to COVBOT_OUTBOX_DIR without a Slack token or SMTP host"
+    joined = "\n".join(texts)
+    assert "GPUC-006" in joined
+    assert re.search(r"breach in ~3 months at -\d+\.\d %/yr rental deflation", joined), "forward note on the DSCR warning"

@@ -1,0 +1,257 @@
+"""After a check: advance every alert, and queue what must be said, in ONE transaction.
+
+For every result: load the alert's state and waiver, ``advance`` it (pure), write the new state,
+an audit row per state change and event, and the rendered messages into the outbox. The caller
+commits once, so alert state and notifications never disagree, whatever crashes afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Mapping, Sequence
+
+from sqlalchemy.orm import Session
+
+from bot.alerts import store
+from bot.alerts.grouping import group_for_delivery
+from bot.alerts.lifecycle import AlertEvent, AlertState, advance
+from bot.alerts.routing import routes_for
+from bot.config import Settings
+from bot.domain.model import Facility
+from bot.domain.results import CovenantResult
+from bot.domain.rulebook import RuleSet
+from bot.notify import outbox
+
+Key = tuple[str, str]
+
+
+@dataclass
+class AlertRun:
+    """What one check did to the alerts."""
+
+    events: list[AlertEvent] = field(default_factory=list)
+    slack_messages: int = 0
+    emails: int = 0
+    waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
+    unrouted: int = 0  # notifying events with no route at all
+    audit: list[dict] = field(default_factory=list, repr=False)  # rows written in one INSERT
+
+    @property
+    def notified(self) -> list[AlertEvent]:
+        return [e for e in self.events if e.notify]
+
+
+def advance_alerts(
+    session: Session,
+    results: Sequence[CovenantResult],
+    ruleset: RuleSet,
+    facilities: Mapping[str, Facility],
+    now: datetime,
+    settings: Settings,
+) -> AlertRun:
+    """Advance the alert of every result and queue its notifications (the caller commits)."""
+    keys = [(r.facility_id, r.covenant_id) for r in results]
+    states = store.load_states(session, keys)
+    waivers = store.current_waivers(session, keys)
+    run = AlertRun()
+    new_states: list[AlertState] = []
+    for result in results:
+        key = (result.facility_id, result.covenant_id)
+        covenant = ruleset.covenant(result.covenant_id)
+        if covenant is None:  # pragma: no cover - results come from this rule set
+            continue
+        previous = states.get(key)
+        state, events = advance(previous, result, covenant, now, waivers.get(key))
+        new_states.append(state)
+        run.audit += _audit_change(previous, state, events, result, now)
+        run.events.extend(events)
+        if state.waived and state.waived_until is not None:
+            run.waived[key] = state.waived_until
+    store.save_states(session, new_states, now)
+    _queue(session, run, ruleset, facilities, now, settings)
+    store.audit_rows(session, run.audit)
+    return run
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+def _audit_row(kind: str, now: datetime, fid: str, cid: str, **values) -> dict:
+    return {"at": now, "kind": kind, "facility_id": fid, "covenant_id": cid, **values}
+
+
+def _audit_change(previous: AlertState | None, state: AlertState, events: list[AlertEvent],
+                  result: CovenantResult, now: datetime) -> list[dict]:
+    from bot.notify.render import format_value
+
+    rows = []
+    fid, cid = state.facility_id, state.covenant_id
+    before = previous.state if previous else "inactive"
+    if not events and before != state.state:
+        detail = f"{before} → {state.state}"
+        if state.state == "pending":
+            detail += f" ({result.status} seen on {state.candidate_count} test date(s) in a row)"
+        rows.append(_audit_row("state", now, fid, cid, as_of=result.as_of, status=result.status,
+                               actor="covbot", detail=detail))
+    for event in events:
+        shown = f"{event.previous_status} → {event.status}" if event.previous_status != event.status else event.status
+        value = format_value(result.metric, result.value)
+        why = "to be sent" if event.notify else ("not sent: waived" if state.waived else "not sent: notify_on")
+        rows.append(_audit_row(
+            event.kind, now, fid, cid, as_of=event.as_of, status=event.status, actor="covbot",
+            detail=f"{shown}; value {value}, threshold {result.threshold}; severity {event.severity}; {why}"))
+    return rows
+
+
+# -- routing and rendering into the outbox ---------------------------------------------------------
+
+
+def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
+           now: datetime, settings: Settings) -> None:
+    from bot.notify.render import AlertContext
+
+    by_channel: dict[str, list[tuple[AlertEvent, AlertContext]]] = defaultdict(list)
+    by_address: dict[str, list[tuple[AlertEvent, AlertContext]]] = defaultdict(list)
+    contexts: dict[Key, AlertContext] = {}
+    notified = run.notified
+    as_of = max((e.as_of for e in notified), default=None)
+    trends = store.recent_values(session, [(e.facility_id, e.covenant_id) for e in notified], as_of) if notified else {}
+    for event in notified:
+        key = (event.facility_id, event.covenant_id)
+        covenant, facility = ruleset.covenant(event.covenant_id), facilities.get(event.facility_id)
+        if covenant is None or facility is None:  # pragma: no cover - both come from the check
+            continue
+        if key not in contexts:
+            contexts[key] = AlertContext(facility, covenant, trend=trends.get(key, ()),
+                                         forward_note=_forward_note(event))
+        routes = routes_for(covenant, facility.slack_channel, facility.owner_email, event.severity,
+                            settings.default_slack_channel, settings.default_email)
+        if not routes.slack and not routes.email:
+            run.unrouted += 1
+            run.audit.append(_audit_row("unrouted", now, *key, as_of=event.as_of, status=event.status,
+                                        detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
+        for channel in routes.slack:
+            by_channel[channel].append((event, contexts[key]))
+        for address in routes.email:
+            by_address[address].append((event, contexts[key]))
+    for channel, items in by_channel.items():
+        run.slack_messages += _queue_slack(session, run, channel, items, now, settings.group_threshold)
+    for address, items in by_address.items():
+        _queue_email(session, run, address, items, now)
+        run.emails += 1
+
+
+def _forward_note(event: AlertEvent) -> str | None:
+    """"breach in ~N months at −X %/yr rental deflation" for a DSCR alert that is not yet a breach."""
+    from bot.notify.render import format_headroom
+
+    result = event.result
+    months = result.months_to_breach
+    if months is None or event.status == "breach" or event.kind == "resolved":
+        return None
+    rate = (f" at {format_headroom(result.rental_deflation).replace(' %', ' %/yr')} rental deflation"
+            if result.rental_deflation is not None else " at the assumed rental deflation")
+    if months == 0:
+        return f"breach now{rate}"
+    return f"breach in ~{months} month{'s' if months != 1 else ''}{rate}"
+
+
+def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: datetime, threshold: int) -> int:
+    from bot.notify.render import render_slack, render_slack_group
+
+    contexts = {(e.facility_id, e.covenant_id, e.kind): ctx for e, ctx in items}
+    queued = 0
+    for group in group_for_delivery({channel: [e for e, _ in items]}, threshold):
+        pairs = [(e, contexts[(e.facility_id, e.covenant_id, e.kind)]) for e in group.events]
+        if group.grouped:
+            message = render_slack_group(pairs, channel)
+            row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert_group",
+                                       now=now, alerts=[(e.facility_id, e.covenant_id) for e in group.events])
+        else:
+            event, ctx = pairs[0]
+            message = render_slack(event, ctx)
+            role = "start" if event.kind == "firing" else "reply"
+            parent = _parent_update(session, run, event, ctx) if role == "reply" else None
+            row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
+                                       alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
+                                       parent_update=parent)
+        run.audit += _queued(row, group.events, f"Slack {channel}", now)
+        queued += 1
+    return queued
+
+
+def _parent_update(session: Session, run: AlertRun, event: AlertEvent, ctx):
+    """The thread parent's new text and blocks: where the alert stands after ``event``."""
+    from bot.notify.render import ThreadSummary, render_slack_parent
+
+    key = (event.facility_id, event.covenant_id)
+    summary = ThreadSummary.opened(event, ctx)
+    if event.kind not in ("escalated", "improved", "resolved"):
+        changes = [row["as_of"] for row in run.audit
+                   if row["kind"] in store.STATUS_CHANGES and (row["facility_id"], row["covenant_id"]) == key]
+        since = changes[-1] if changes else store.status_since(session, *key)
+        if since is not None:
+            summary = replace(summary, since=since)
+    message = render_slack_parent(summary)
+    return message.text, message.blocks
+
+
+def _queue_email(session: Session, run: AlertRun, address: str, items, now: datetime) -> None:
+    from bot.notify.render import render_email
+
+    as_of = max(e.as_of for e, _ in items)
+    content = render_email(address, items, as_of)
+    events = [e for e, _ in items]
+    row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",
+                               now=now, alerts=[(e.facility_id, e.covenant_id) for e in events])
+    run.audit += _queued(row, events, f"e-mail {address}", now)
+
+
+def _queued(row, events: Sequence[AlertEvent], where: str, now: datetime) -> list[dict]:
+    return [_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
+                       notification_id=row.notification_id, detail=f"{e.kind.replace('_', ' ')} queued for {where}")
+            for e in events]
+
+
+# -- what `covbot check` prints about it ------------------------------------------------------------
+
+
+def describe_notifications(run: AlertRun, report, settings: Settings) -> str:
+    """A few lines of rich markup: alert events, deliveries, what is left, what is waived."""
+    from rich.markup import escape
+
+    kinds: dict[str, int] = defaultdict(int)
+    for event in run.events:
+        kinds[event.kind] += 1
+    happened = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items())) or "no change"
+    lines = [f"Alerts: {happened}; {run.slack_messages} Slack message(s) and {run.emails} e-mail(s) queued."]
+    lines.append(report.summary(settings))
+    if run.unrouted:
+        lines.append(f"[yellow]{run.unrouted} alert event(s) had no route: set the covenant's notify, the "
+                     "facility's slack_channel/owner_email or COVBOT_DEFAULT_SLACK_CHANNEL.[/yellow]")
+    for (facility_id, covenant_id), until in sorted(run.waived.items()):
+        lines.append(f"[cyan]waived[/cyan] {escape(facility_id)} · {escape(covenant_id)} until {until.isoformat()}")
+    return "\n".join(lines)
+
+
+# -- `covbot notify test` ---------------------------------------------------------------------------
+
+
+def queue_test_message(session: Session, now: datetime, *, slack_channel: str | None = None,
+                       email: str | None = None):
+    """Queue one test notification — a sample alert marked [TEST], rendered exactly as real alerts
+    are — to a Slack channel or an e-mail address; returns the outbox row."""
+    from bot.notify.render import render_test_message
+
+    if slack_channel is not None:
+        from bot.alerts.routing import channel_key
+
+        channel = channel_key(slack_channel)
+        message = render_test_message(as_of=now.date()).slack
+        return outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="test", now=now)
+    if not email or "@" not in email:
+        raise ValueError("a test e-mail needs an address")
+    content = render_test_message(as_of=now.date(), recipient=email).email
+    return outbox.enqueue_email(session, [email], content.subject, content.text, content.html, kind="test", now=now)

@@ -1,0 +1,233 @@
+"""Alert state, waivers and the audit trail in the database.
+
+Functions take an open session and never commit: callers (``bot.alerts.service``, the CLI commands)
+decide the transaction, so a state change, its audit rows and its outbox messages commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from bot.alerts.lifecycle import AlertState
+from bot.alerts.tables import AlertStateRow, AuditRow, WaiverRow
+from bot.alerts.waivers import Waiver
+from bot.domain.thresholds import Threshold
+from bot.store.tables import EvaluationResultRow
+
+Key = tuple[str, str]  # (facility_id, covenant_id)
+STATUS_CHANGES = ("firing", "escalated", "improved")  # events that change the alert's status
+
+_STATE_FIELDS = (
+    "state", "status", "alert_status", "candidate_status", "candidate_count", "as_of", "fired_at",
+    "breach_since", "last_notified_at", "eod_sent", "waived", "waived_until", "last_value", "headroom",
+)
+
+
+# -- alert state ---------------------------------------------------------------------------------
+
+
+def _where_keys(column_a, column_b, keys: Iterable[Key] | None):
+    if keys is None:
+        return None
+    return tuple_(column_a, column_b).in_(list(keys))
+
+
+def _chunks(keys: Iterable[Key] | None, size: int = 400):
+    if keys is None:
+        yield None
+        return
+    items = list(keys)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def load_states(session: Session, keys: Iterable[Key] | None = None) -> dict[Key, AlertState]:
+    """The stored alert states (all, or those of ``keys``)."""
+    out: dict[Key, AlertState] = {}
+    for chunk in _chunks(keys):
+        if chunk == []:
+            continue
+        query = select(AlertStateRow)
+        where = _where_keys(AlertStateRow.facility_id, AlertStateRow.covenant_id, chunk)
+        if where is not None:
+            query = query.where(where)
+        for row in session.scalars(query):
+            out[(row.facility_id, row.covenant_id)] = _state_of(row)
+    return out
+
+
+def _state_of(row: AlertStateRow) -> AlertState:
+    values = {name: getattr(row, name) for name in _STATE_FIELDS}
+    threshold = Threshold.parse(row.threshold) if row.threshold else None
+    return AlertState(row.facility_id, row.covenant_id, threshold=threshold, **values)
+
+
+def save_states(session: Session, states: Iterable[AlertState], now: datetime) -> None:
+    """Write the alert states: one bulk INSERT for new alerts, one bulk UPDATE for known ones."""
+    wanted = {(s.facility_id, s.covenant_id): _values_of(s, now) for s in states}
+    known: set[Key] = set()
+    for chunk in _chunks(list(wanted)):
+        if chunk:
+            where = _where_keys(AlertStateRow.facility_id, AlertStateRow.covenant_id, chunk)
+            known.update((f, c) for f, c in session.execute(
+                select(AlertStateRow.facility_id, AlertStateRow.covenant_id).where(where)))
+    fresh = [values for key, values in wanted.items() if key not in known]
+    changed = [values for key, values in wanted.items() if key in known]
+    if fresh:
+        session.execute(insert(AlertStateRow), fresh)
+    if changed:
+        session.execute(update(AlertStateRow), changed)  # bulk UPDATE by primary key
+
+
+def _values_of(state: AlertState, now: datetime) -> dict:
+    values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    values.update(facility_id=state.facility_id, covenant_id=state.covenant_id, updated_at=now,
+                  threshold=str(state.threshold) if state.threshold is not None else None)
+    return values
+
+
+# -- waivers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaiverRecord:
+    id: int
+    waiver: Waiver
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+
+
+def _waiver_of(row: WaiverRow) -> Waiver:
+    return Waiver(row.facility_id, row.covenant_id, row.until, row.reason, row.granted_by, row.created_at)
+
+
+def current_waivers(session: Session, keys: Iterable[Key] | None = None) -> dict[Key, Waiver]:
+    """The waiver in force (or last in force) per alert: the latest one granted and not withdrawn."""
+    out: dict[Key, tuple[int, Waiver]] = {}
+    for chunk in _chunks(keys):
+        if chunk == []:
+            continue
+        query = select(WaiverRow).where(WaiverRow.withdrawn_at.is_(None))
+        where = _where_keys(WaiverRow.facility_id, WaiverRow.covenant_id, chunk)
+        if where is not None:
+            query = query.where(where)
+        for row in session.scalars(query):
+            key = (row.facility_id, row.covenant_id)
+            if key not in out or row.id > out[key][0]:
+                out[key] = (row.id, _waiver_of(row))
+    return {key: waiver for key, (_, waiver) in out.items()}
+
+
+def grant_waiver(session: Session, waiver: Waiver) -> int:
+    """Store a waiver (it replaces any earlier one of the same alert) and audit it."""
+    row = WaiverRow(facility_id=waiver.facility_id, covenant_id=waiver.covenant_id, until=waiver.until,
+                    reason=waiver.reason, granted_by=waiver.by, created_at=waiver.created_at)
+    session.add(row)
+    session.flush()
+    audit(session, "waiver_granted", waiver.created_at, waiver.facility_id, waiver.covenant_id,
+          actor=waiver.by, detail=f"until {waiver.until.isoformat()}: {waiver.reason}")
+    return row.id
+
+
+def withdraw_waiver(session: Session, facility_id: str, covenant_id: str, by: str, now: datetime
+                    ) -> Waiver | None:
+    """Withdraw the waiver in force; ``None`` when there was none."""
+    rows = session.scalars(
+        select(WaiverRow).where(WaiverRow.facility_id == facility_id, WaiverRow.covenant_id == covenant_id,
+                                WaiverRow.withdrawn_at.is_(None))
+    ).all()
+    if not rows:
+        return None
+    for row in rows:
+        row.withdrawn_at, row.withdrawn_by = now, by
+    latest = max(rows, key=lambda r: r.id)
+    audit(session, "waiver_withdrawn", now, facility_id, covenant_id, actor=by,
+          detail=f"waiver until {latest.until.isoformat()} withdrawn")
+    return _waiver_of(latest)
+
+
+def list_waivers(session: Session, *, include_withdrawn: bool = False) -> list[WaiverRecord]:
+    query = select(WaiverRow).order_by(WaiverRow.facility_id, WaiverRow.covenant_id, WaiverRow.id)
+    if not include_withdrawn:
+        query = query.where(WaiverRow.withdrawn_at.is_(None))
+    rows = session.scalars(query).all()
+    if not include_withdrawn:  # only the latest per alert is in force
+        latest = {(r.facility_id, r.covenant_id): r for r in rows}
+        rows = [r for r in rows if latest[(r.facility_id, r.covenant_id)] is r]
+    return [WaiverRecord(r.id, _waiver_of(r), r.withdrawn_at, r.withdrawn_by) for r in rows]
+
+
+# -- audit trail ---------------------------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    kind: str,
+    at: datetime,
+    facility_id: str | None = None,
+    covenant_id: str | None = None,
+    *,
+    as_of: date | None = None,
+    status: str | None = None,
+    actor: str | None = None,
+    notification_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    session.add(AuditRow(at=at, facility_id=facility_id, covenant_id=covenant_id, kind=kind, as_of=as_of,
+                         status=status, actor=actor, notification_id=notification_id, detail=detail))
+
+
+def audit_rows(session: Session, rows: list[dict]) -> None:
+    """Many audit rows in one INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
+    if rows:
+        columns = ("facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
+        session.execute(insert(AuditRow), [{**dict.fromkeys(columns), **row} for row in rows])
+
+
+def history(session: Session, facility_id: str, covenant_id: str | None = None,
+            limit: int | None = None) -> list[AuditRow]:
+    """The audit trail of one facility (or one alert), oldest first (the latest ``limit`` rows)."""
+    query = select(AuditRow).where(AuditRow.facility_id == facility_id)
+    if covenant_id is not None:
+        query = query.where(AuditRow.covenant_id == covenant_id)
+    query = query.order_by(AuditRow.id.desc())
+    if limit:
+        query = query.limit(limit)
+    return list(reversed(session.scalars(query).all()))
+
+
+def status_since(session: Session, facility_id: str, covenant_id: str) -> date | None:
+    """The test date of the alert's latest status change (firing, escalated, improved)."""
+    return session.scalar(
+        select(AuditRow.as_of)
+        .where(AuditRow.facility_id == facility_id, AuditRow.covenant_id == covenant_id,
+               AuditRow.kind.in_(STATUS_CHANGES))
+        .order_by(AuditRow.id.desc()).limit(1)
+    )
+
+
+def recent_values(session: Session, keys: Iterable[Key], as_of: date, limit: int = 24,
+                  window_days: int = 1100) -> dict[Key, list[Decimal]]:
+    """Per alert, the covenant's stored values at the facility on test dates up to ``as_of`` (at
+    most ``window_days`` back), one per test date (its latest run), oldest first, the last ``limit``."""
+    by_key: dict[Key, dict[date, Decimal | None]] = {}
+    oldest = as_of - timedelta(days=window_days)
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        if not chunk:
+            continue
+        rows = session.execute(
+            select(EvaluationResultRow.facility_id, EvaluationResultRow.covenant_id, EvaluationResultRow.as_of,
+                   EvaluationResultRow.value)
+            .where(_where_keys(EvaluationResultRow.facility_id, EvaluationResultRow.covenant_id, chunk),
+                   EvaluationResultRow.as_of <= as_of, EvaluationResultRow.as_of > oldest)
+            .order_by(EvaluationResultRow.id.desc())
+        )
+        for facility_id, covenant_id, day, value in rows:  # newest run of each test date wins
+            by_key.setdefault((facility_id, covenant_id), {}).setdefault(day, value)
+    return {key: [v for _, v in sorted(days.items()) if v is not None][-limit:] for key, days in by_key.items()}

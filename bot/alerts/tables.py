@@ -1,0 +1,142 @@
+"""Tables of alerts and their delivery: alert state, waivers, audit trail, outbox, Slack threads.
+
+Same conventions as ``bot.store.tables``: natural keys as ``KeyText``, decimals as ``DecimalText``,
+instants as ``UTCDateTime``. Migration ``0002_alerts`` creates exactly these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import DecimalText, KeyText, UTCDateTime
+
+
+def _text(nullable: bool = True, **kw):
+    return Field(default=None, sa_column=Column(Text(), nullable=nullable, **kw))
+
+
+def _when(nullable: bool = True):
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _day(nullable: bool = True):
+    return Field(default=None, sa_column=Column(Date(), nullable=nullable))
+
+
+class AlertStateRow(SQLModel, table=True):
+    """The lifecycle state of one alert (one covenant at one facility); see bot.alerts.lifecycle."""
+
+    __tablename__ = "alert_states"
+
+    facility_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    covenant_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    state: str = Field(sa_column=Column(Text(), nullable=False))
+    status: str | None = _text()
+    alert_status: str | None = _text()
+    candidate_status: str | None = _text()
+    candidate_count: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
+    as_of: dt.date | None = _day()
+    fired_at: dt.datetime | None = _when()
+    breach_since: dt.date | None = _day()
+    last_notified_at: dt.datetime | None = _when()
+    eod_sent: bool = Field(default=False, sa_column=Column(Boolean(), nullable=False))
+    waived: bool = Field(default=False, sa_column=Column(Boolean(), nullable=False))
+    waived_until: dt.date | None = _day()
+    last_value: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    threshold: str | None = _text()
+    headroom: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    updated_at: dt.datetime | None = _when()
+
+
+class WaiverRow(SQLModel, table=True):
+    """A waiver as granted; withdrawn ones keep their row (``withdrawn_at``) for the audit trail."""
+
+    __tablename__ = "waivers"
+    __table_args__ = (Index("ix_waivers_facility_covenant", "facility_id", "covenant_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
+    facility_id: str = Field(sa_column=Column(KeyText(), nullable=False))
+    covenant_id: str = Field(sa_column=Column(KeyText(), nullable=False))
+    until: dt.date = Field(sa_column=Column(Date(), nullable=False))
+    reason: str = Field(sa_column=Column(Text(), nullable=False))
+    granted_by: str = Field(sa_column=Column(Text(), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    withdrawn_at: dt.datetime | None = _when()
+    withdrawn_by: str | None = _text()
+
+
+class AuditRow(SQLModel, table=True):
+    """One line of the audit trail: a state change, a waiver, or a delivery attempt."""
+
+    __tablename__ = "alert_audit"
+    __table_args__ = (
+        Index("ix_alert_audit_facility_covenant", "facility_id", "covenant_id", "id"),
+        Index("ix_alert_audit_notification_id", "notification_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
+    covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
+    kind: str = Field(sa_column=Column(Text(), nullable=False))
+    as_of: dt.date | None = _day()
+    status: str | None = _text()
+    actor: str | None = _text()
+    notification_id: str | None = _text()
+    detail: str | None = _text()
+
+
+class OutboxRow(SQLModel, table=True):
+    """A rendered message waiting for (or done with) delivery. ``payload`` is JSON text."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("notification_id", name="uq_outbox_notification_id"),
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
+    notification_id: str = Field(sa_column=Column(Text(), nullable=False))
+    transport: str = Field(sa_column=Column(Text(), nullable=False))  # slack | email
+    route: str = Field(sa_column=Column(Text(), nullable=False))  # #channel / channel id / addresses
+    kind: str = Field(sa_column=Column(Text(), nullable=False))  # alert, alert_group, digest, ...
+    thread_role: str | None = _text()  # slack only: start | reply | None (not threaded)
+    facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
+    covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
+    payload: str = Field(sa_column=Column(Text(), nullable=False))
+    state: str = Field(sa_column=Column(Text(), nullable=False))  # queued sending retry sent dead
+    attempts: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_attempt_at: dt.datetime | None = _when()
+    sent_at: dt.datetime | None = _when()
+    sent_via: str | None = _text()  # slack | smtp | file
+    last_error: str | None = _text()
+    channel_id: str | None = _text()
+    ts: str | None = _text()
+
+
+class SlackThreadRow(SQLModel, table=True):
+    """Where an alert's Slack thread lives in one channel: its parent message."""
+
+    __tablename__ = "slack_threads"
+
+    facility_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    covenant_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    channel_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    ts: str = Field(sa_column=Column(Text(), nullable=False))
+    notification_id: str = Field(sa_column=Column(Text(), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+ALERT_TABLES = {
+    "alert_states": AlertStateRow.__table__,
+    "waivers": WaiverRow.__table__,
+    "alert_audit": AuditRow.__table__,
+    "outbox": OutboxRow.__table__,
+    "slack_threads": SlackThreadRow.__table__,
+}

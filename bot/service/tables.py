@@ -1,0 +1,112 @@
+"""Tables of the service: evaluated slots, job records, running instances and the leader.
+
+Migration ``0003_service`` creates exactly these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Column, Engine, Integer, Text, text
+from sqlmodel import Field, Session, SQLModel
+
+from bot.store.db import session_scope
+from bot.store.types import KeyText, UTCDateTime
+
+
+def _text(nullable: bool = True):
+    return Field(default=None, sa_column=Column(Text(), nullable=nullable))
+
+
+def _when(nullable: bool = True):
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class SlotRow(SQLModel, table=True):
+    """One scheduled slot of a job (e.g. the 06:00 evaluation of a day), claimed once."""
+
+    __tablename__ = "service_slots"
+
+    job: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    slot_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    state: str = Field(sa_column=Column(Text(), nullable=False))  # running | ok | failed
+    instance: str = Field(sa_column=Column(Text(), nullable=False))
+    claimed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: dt.datetime | None = _when()
+    error: str | None = _text()
+
+
+class JobRow(SQLModel, table=True):
+    """The last run of each job, and when it runs next (for `covbot status`)."""
+
+    __tablename__ = "service_jobs"
+
+    job: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    last_started_at: dt.datetime | None = _when()
+    last_finished_at: dt.datetime | None = _when()
+    last_state: str | None = _text()  # ok | failed
+    last_error: str | None = _text()
+    last_error_at: dt.datetime | None = _when()
+    next_run_at: dt.datetime | None = _when()
+    instance: str | None = _text()
+
+
+class InstanceRow(SQLModel, table=True):
+    """A `covbot run` process: where it runs, whether it is alive, and its live rule set."""
+
+    __tablename__ = "service_instances"
+
+    instance: str = Field(sa_column=Column(Text(), primary_key=True))
+    host: str = Field(sa_column=Column(Text(), nullable=False))
+    pid: int = Field(sa_column=Column(Integer(), nullable=False))
+    started_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    heartbeat_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    stopped_at: dt.datetime | None = _when()
+    rules_path: str | None = _text()
+    rules_files: str | None = _text()  # JSON list
+    rules_digest: str | None = _text()
+    rules_loaded_at: dt.datetime | None = _when()
+
+
+class LeaderRow(SQLModel, table=True):
+    """The current leader (one row, name ``covbot``): the only instance that acts."""
+
+    __tablename__ = "service_leader"
+
+    name: str = Field(sa_column=Column(Text(), primary_key=True))
+    instance: str = Field(sa_column=Column(Text(), nullable=False))
+    host: str = Field(sa_column=Column(Text(), nullable=False))
+    pid: int = Field(sa_column=Column(Integer(), nullable=False))
+    since: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    heartbeat_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RulesNoticeRow(SQLModel, table=True):
+    """A refused rule set (by content digest) whose owners were told: told once per digest."""
+
+    __tablename__ = "service_rules_notices"
+
+    digest: str = Field(sa_column=Column(Text(), primary_key=True))
+    noticed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    problems: str = Field(sa_column=Column(Text(), nullable=False))
+
+
+SERVICE_TABLES = {
+    "service_slots": SlotRow.__table__,
+    "service_jobs": JobRow.__table__,
+    "service_instances": InstanceRow.__table__,
+    "service_leader": LeaderRow.__table__,
+    "service_rules_notices": RulesNoticeRow.__table__,
+}
+
+
+@contextmanager
+def write_scope(engine: Engine) -> Iterator[Session]:
+    """``session_scope`` that takes SQLite's write lock first (a no-op UPDATE), so a read-then-write
+    waits for other writers (busy_timeout) instead of failing with "database is locked"."""
+    with session_scope(engine) as session:
+        if engine.dialect.name == "sqlite":
+            session.execute(text("UPDATE service_leader SET name = name WHERE 0"))
+        yield session

@@ -1,0 +1,48 @@
+"""`make bench` in quick mode on a tiny portfolio: it runs end to end and reports every measure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.generate import write_portfolio
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generator_is_deterministic(tmp_path):
+    first = write_portfolio(tmp_path / "a", 40)
+    second = write_portfolio(tmp_path / "b", 40)
+    assert first == second and first["facilities.csv"] == 40 and first["financials.csv"] == 8 * 40
+    for name in first:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_quick_bench_reports_every_measure(tmp_path):
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--sizes", "60,120", "--naive-limit", "30",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert [s["facilities"] for s in report["sizes"]] == [60, 120]
+    for size in report["sizes"]:
+        assert size["import"]["rows_per_s"] > 0 and size["import"]["seconds"] > 0
+        assert size["check"]["results"] > 0 and size["check"]["rss_mib"] > 0
+        assert size["floor"]["seconds"] > 0
+        assert size["naive"]["measured_facilities"] == 30 and size["naive"]["extrapolated"] is True
+        assert set(size["ratios"]) == {"check_over_floor", "naive_over_check", "naive_shared_market_over_check"}
+        assert size["naive_shared_market"]["measured_facilities"] == 30
+        pg = size["postgres"]
+        assert "skipped" in pg or (pg["check"]["results"] == size["check"]["results"] and pg["import"]["seconds"] > 0)
+    summary = report["summary"]
+    assert set(summary["values"]) == set(summary["met"]) == {
+        "check_over_floor", "naive_over_check", "rss_ratio", "import_rows_per_s"}
+    assert "check÷floor" in run.stdout and "naive loop measured on the first facilities" in run.stdout
