@@ -32,6 +32,8 @@ demo: $(STAMP)
 	rm -rf out/demo
 	$(DEMO_ENV) $(COVBOT) import bot/demo/portfolio
 	$(DEMO_ENV) $(COVBOT) check --rules rules/ --as-of $(DEMO_ASOF)
+	@echo "--- one of the alerts above, as it was sent to Slack (written to out/demo/slack/ without a token):"
+	$(DEMO_ENV) $(COVBOT) outbox show --facility GPUC-006 --transport slack
 	$(DEMO_ENV) $(COVBOT) explain GPUC-006 --rules rules/ --as-of $(DEMO_ASOF)
 	$(DEMO_ENV) $(COVBOT) stress --rules rules/ --as-of $(DEMO_ASOF) --scenario correlation-convergence
 	$(DEMO_ENV) $(COVBOT) digest --rules rules/ --as-of $(DEMO_ASOF) --format html --output out/demo/digest.html

@@ -190,6 +190,31 @@ def register(app: typer.Typer) -> None:
                           escape(_short(r.last_error)))
         console.print(table)
 
+    @outbox_app.command("show")
+    @handle_errors
+    def outbox_show(
+        message: Optional[str] = typer.Argument(None, help="The message id (or notification id); default the latest."),
+        facility: Optional[str] = typer.Option(None, "--facility", help="The latest message about this facility."),
+        transport: Optional[str] = typer.Option(None, "--transport", help="slack or email."),
+    ) -> None:
+        """Show a notification as it was (or will be) sent: Slack blocks or the e-mail's text."""
+        from bot.notify import outbox
+        from bot.render.messages import show_message
+
+        if transport not in (None, "slack", "email"):
+            raise UsageError("--transport must be slack or email.")
+        settings = load_settings()
+        with _session(settings) as session:
+            if message is not None:
+                row = outbox.find_message(session, message)
+                if row is None:
+                    raise UsageError(f"No outbox message {message!r}; `covbot outbox` lists them.")
+            else:
+                row = outbox.latest_message(session, facility_id=facility, transport=transport)
+                if row is None:
+                    raise UsageError("No message in the outbox matches; run `covbot check` first.")
+            show_message(make_console(), row, outbox.alerts_of(row))
+
     @outbox_app.command("retry")
     @handle_errors
     def outbox_retry(

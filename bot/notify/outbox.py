@@ -189,6 +189,18 @@ def find_message(session: Session, ref: str) -> OutboxRow | None:
     return session.scalar(select(OutboxRow).where(OutboxRow.notification_id == ref))
 
 
+def latest_message(session: Session, *, facility_id: str | None = None,
+                   transport: str | None = None) -> OutboxRow | None:
+    """The newest message (any state), optionally about a facility (alone or in a group) and by transport."""
+    query = select(OutboxRow).order_by(OutboxRow.id.desc())
+    if transport is not None:
+        query = query.where(OutboxRow.transport == transport)
+    for row in session.scalars(query):
+        if facility_id is None or any(f == facility_id for f, _ in alerts_of(row)):
+            return row
+    return None
+
+
 def backlog(session: Session, *, include_dead: bool = True) -> list[OutboxRow]:
     states = UNFINISHED + (("dead",) if include_dead else ())
     return list(session.scalars(select(OutboxRow).where(OutboxRow.state.in_(states)).order_by(OutboxRow.id)))

@@ -191,3 +191,15 @@ def test_check_notifies_into_the_outbox_folder_with_the_forward_note(demo):
     joined = "\n".join(texts)
     assert "GPUC-006" in joined
     assert re.search(r"breach in ~3 months at -\d+\.\d %/yr rental deflation", joined), "forward note on the DSCR warning"
+
+
+def test_outbox_show_prints_a_sent_alert_readably(demo):
+    assert run("check", "--rules", str(RULES), "--as-of", AS_OF).exit_code == 0
+    slack = run("outbox", "show", "--facility", "GPUC-006", "--transport", "slack")
+    assert slack.exit_code == 0, slack.output
+    assert "GPUC-006" in slack.output and "Early warning" in slack.output and "covbot waive" in slack.output
+    email = run("outbox", "show", "--facility", "GPUC-002", "--transport", "email")
+    assert email.exit_code == 0
+    assert "Vega & <Sons> Compute LLC" in email.output  # the text part, shown as written
+    assert run("outbox", "show", "--facility", "NOPE-1").exit_code == 2
+    assert run("outbox", "show", "--transport", "fax").exit_code == 2
