@@ -16,7 +16,6 @@ Without a Slack token or an SMTP host the message is written to the file outbox 
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ from bot.notify.messages import OutgoingEmail, PostedMessage
 from bot.notify.slack import SlackTransport
 from bot.store.db import session_scope
 
-CRASH_HOOK = "COVBOT_TEST_CRASH_AFTER_SEND"  # tests only: exit hard right after Slack accepted a post
 FIND_WINDOW = timedelta(minutes=5)  # how far before the message's creation the history search starts
 
 
@@ -181,8 +179,6 @@ class Dispatcher:
                 return
         posted = self.slack.post(channel_id, payload["text"], payload.get("blocks") or None, thread_ts,
                                  {"notification_id": row.notification_id})
-        if os.environ.get(CRASH_HOOK) == "1":  # pragma: no cover - exercised by a subprocess test
-            os._exit(137)
         self._sent(row, "slack", posted, report)
         report.sent += 1
         if thread_ts and payload.get("parent_update"):

@@ -70,6 +70,8 @@ class FakeSlackApi:
         self.requests: list[RecordedRequest] = []
         self.messages: list[StoredMessage] = []
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._holds: dict[str, threading.Event] = {}
+        self.held = threading.Event()  # set once a held call has been carried out (its answer withheld)
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -118,6 +120,16 @@ class FakeSlackApi:
         with self._lock:
             self._faults[method].extend([Fault(status, error, retry_after)] * times)
 
+    def hold_next(self, method: str) -> threading.Event:
+        """Carry out the next call of ``method`` (a post is stored: Slack has accepted it) but withhold
+        the answer until the returned event is set — the window in which a client can die between
+        Slack accepting a message and recording that it did. ``held`` is set when that happens."""
+        release = threading.Event()
+        with self._lock:
+            self._holds[method] = release
+            self.held.clear()
+        return release
+
     def calls(self, method: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.method == method]
@@ -141,7 +153,12 @@ class FakeSlackApi:
         if handler is None:
             return 404, {}, _error("unknown_method")
         with self._lock:
-            return 200, {}, handler(self, params)
+            answer = handler(self, params)
+            release = self._holds.pop(method, None)
+        if release is not None:
+            self.held.set()
+            release.wait(timeout=30)
+        return 200, {}, answer
 
     def _next_ts(self) -> str:
         return f"{time.time():.0f}.{next(self._ts):06d}"

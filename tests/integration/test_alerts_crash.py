@@ -1,9 +1,9 @@
 """THE crash test: a dispatcher dies after Slack accepted a post but before it recorded it.
 
-A real subprocess (`python -m bot outbox dispatch`) exits hard right after ``chat.postMessage``
-returned (test hook COVBOT_TEST_CRASH_AFTER_SEND=1, as a SIGKILL would leave it). The outbox row
-stays "sending"; once its lease runs out a restarted dispatcher finds the message in the channel by
-its notification id and records it, so Slack sees exactly one post.
+A real subprocess (`python -m bot outbox dispatch`) is SIGKILLed while the fake Slack has stored
+its ``chat.postMessage`` but not yet answered it. The outbox row stays "sending"; once its lease runs
+out a restarted dispatcher finds the message in the channel by its notification id and records it,
+so Slack sees exactly one post.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +42,22 @@ def dispatch_process(book, **extra: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
+def killed_after_slack_accepted(book, slack) -> int:
+    """Run a dispatcher and SIGKILL it once Slack has stored its post but before it got the answer."""
+    release = slack.hold_next("chat.postMessage")
+    env = {**os.environ, **book.env}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "outbox", "dispatch", "--budget", "20"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert slack.held.wait(timeout=30), "the dispatcher never posted"
+        proc.send_signal(signal.SIGKILL)
+        return proc.wait(timeout=30)
+    finally:
+        release.set()
+        if proc.poll() is None:  # pragma: no cover - only when an assertion above failed
+            proc.kill()
+
+
 def posts_carrying(slack, notification_id: str) -> int:
     count = 0
     for request in slack.calls("chat.postMessage"):
@@ -68,8 +85,7 @@ def test_a_crash_after_slack_accepted_the_post_does_not_post_twice(tmp_path, sla
     queued = the_row(book)
     assert queued.state == "queued" and slack.posted() == []
 
-    crashed = dispatch_process(book, COVBOT_TEST_CRASH_AFTER_SEND="1")
-    assert crashed.returncode == 137, crashed.stderr
+    assert killed_after_slack_accepted(book, slack) == -signal.SIGKILL
     assert posts_carrying(slack, queued.notification_id) == 1  # Slack has it ...
     assert the_row(book).state == "sending"  # ... the outbox does not know
 
@@ -94,7 +110,7 @@ def test_a_sending_row_within_its_lease_is_left_alone(tmp_path, slack):
     book.write_rules(rule_text())
     book.set_status(DAY, "breach")
     book.check(DAY)
-    assert dispatch_process(book, COVBOT_TEST_CRASH_AFTER_SEND="1").returncode == 137
+    assert killed_after_slack_accepted(book, slack) == -signal.SIGKILL
 
     # another dispatcher (e.g. a second `covbot check`) must not touch a message still leased
     book.ok(book.cli("outbox", "dispatch", "--budget", "0.3"))
