@@ -243,7 +243,7 @@ def queue_test_message(session: Session, now: datetime, *, slack_channel: str | 
                        email: str | None = None):
     """Queue one test notification — a sample alert marked [TEST], rendered exactly as real alerts
     are — to a Slack channel or an e-mail address; returns the outbox row."""
-    from bot.notify.render import render_test_message
+    from bot.notify.samples import render_test_message
 
     if slack_channel is not None:
         from bot.alerts.routing import channel_key

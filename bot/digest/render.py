@@ -11,7 +11,8 @@ import json
 
 from bot.digest.model import Digest, OpenBreach, ReportingDeadline
 from bot.digest.view import FMT, md_escape
-from bot.notify.render import EmailContent, template
+from bot.notify.render import EmailContent
+from bot.notify.templates import template
 from bot.notify.render_email import inline_css
 
 FORMATS = ("markdown", "html", "email", "slack")

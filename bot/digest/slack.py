@@ -147,7 +147,7 @@ def render_slack(digest: Digest) -> SlackMessage:
                                 empty="Every GPU mark and crypto price in use is within its age limit.")),
         {"type": "divider"},
         section_block(fit_lines(
-            f"*Worst headroom* (sparkline: headroom at the last 4 quarter ends and today)",
+            "*Worst headroom* (sparkline: headroom at the last 4 quarter ends and today)",
             [_facility_line(f) for f in digest.facilities], max_lines=WORST_FACILITIES)),
         context_block("Arrows compare headroom since the last digest: ↑ improving, ↓ deteriorating, "
                       "→ steady, · nothing to compare. "

@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field, fields, replace
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Sequence
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from bot.alerts.lifecycle import AlertEvent
 from bot.domain.model import Facility
@@ -28,7 +24,6 @@ from bot.domain.results import SEVERITY_ORDER
 from bot.domain.rulebook import SEVERITIES, Covenant
 from bot.domain.thresholds import Threshold
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 TREND_POINTS = 24  # at most this many recent values in a sparkline
 WAIVE_PLACEHOLDERS = ('YYYY-MM-DD', '"…"', "you@lender.example")
@@ -61,10 +56,6 @@ class EmailContent:
     subject: str
     text: str
     html: str
-
-
-class TemplatesNotFound(FileNotFoundError):
-    """The message templates folder is missing."""
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -365,151 +356,17 @@ def fit(text: str, limit: int, more: str = "…") -> str:
     return cut.rstrip() + more
 
 
-# -- templates -----------------------------------------------------------------------------------
-
-
-def templates_dir() -> Path:
-    """``COVBOT_TEMPLATES_DIR`` when set, else the ``templates/`` folder of the checkout."""
-    import os
-
-    return _templates_dir(os.environ.get("COVBOT_TEMPLATES_DIR"), os.environ.get("COVBOT_ENV_FILE"))
-
-
-@lru_cache(maxsize=8)
-def _templates_dir(_env_value: str | None, _env_file: str | None) -> Path:
-    """Cached per value of the settings that decide it (reading settings parses `.env`)."""
-    from bot.config import load_settings
-
-    configured = load_settings().templates_dir
-    if configured:
-        folder = Path(configured).expanduser()
-        if not folder.is_dir():
-            raise TemplatesNotFound(
-                f"COVBOT_TEMPLATES_DIR points at {folder}, which is not a folder; "
-                "point it at a copy of covbot's templates/ folder or unset it."
-            )
-        return folder.resolve()
-    if not REPO_TEMPLATES.is_dir():
-        raise TemplatesNotFound(
-            f"covbot's message templates are not at {REPO_TEMPLATES}; "
-            "set COVBOT_TEMPLATES_DIR to the templates/ folder of the covbot checkout."
-        )
-    return REPO_TEMPLATES
-
-
-@lru_cache(maxsize=8)
-def _environment(folder: str, html: bool) -> Environment:
-    """One environment per kind of output. HTML (``*.html.j2`` and every template it imports or
-    includes, compiled there) escapes every value; Slack and text templates are compiled without
-    autoescape and get text the renderer has already escaped for them (or that needs none)."""
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(default=True, default_for_string=True) if html else False,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-
-
-def template(name: str) -> Template:
-    """A template under the templates folder; ``*.html.j2`` ones autoescape HTML."""
-    return _environment(str(templates_dir()), name.endswith((".html.j2", ".html"))).get_template(name)
-
-
-# -- `covbot notify test` -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TestMessage:
-    """A sample alert in both channels, marked as a test, to check delivery end to end."""
-
-    __test__ = False  # not a pytest test class
-
-    slack: SlackMessage
-    email: EmailContent
-
-
-_TEST_STATUSES = {  # kind -> (status, previous status, value)
-    "firing": ("breach", "ok", "1.18"),
-    "escalated": ("breach", "warning", "1.18"),
-    "improved": ("warning", "breach", "1.31"),
-    "reminder": ("breach", "breach", "1.18"),
-    "resolved": ("ok", "breach", "1.46"),
-    "event_of_default": ("breach", "breach", "1.12"),
-    "waived": ("breach", "breach", "1.18"),
-    "waiver_expired": ("breach", "breach", "1.18"),
-}
-TEST_NOTE = "This is a test message from `covbot notify test`: no covenant has changed."
-
-
-def render_test_message(
-    kind: str = "firing", as_of: date | None = None, recipient: str = "you@lender.example"
-) -> TestMessage:
-    """A sample alert of ``kind`` for a made-up facility, as Slack message and e-mail."""
-    from bot.notify.render_email import render_email
-    from bot.notify.render_slack import context_block, render_slack
-
-    event, ctx = sample_alert(kind, as_of or date(2026, 11, 20))
-    slack = render_slack(event, ctx)
-    slack = SlackMessage(text=f"[TEST] {slack.text}", blocks=[context_block(TEST_NOTE), *slack.blocks])
-    email = render_email(recipient, [(event, ctx)], event.as_of)
-    email = replace(email, subject=f"[TEST] {email.subject}")
-    return TestMessage(slack=slack, email=email)
-
-
-def sample_alert(kind: str, as_of: date) -> tuple[AlertEvent, AlertContext]:
-    """A made-up but realistic alert event of ``kind`` (minimum DSCR of a GPU cloud)."""
-    from datetime import datetime, time, timedelta, timezone
-
-    from bot.alerts.waivers import Waiver
-    from bot.domain.results import CovenantResult
-    from bot.domain.rulebook import AlertOptions
-
-    if kind not in _TEST_STATUSES:
-        raise ValueError(f"There is no alert event kind {kind!r}; choose one of {', '.join(_TEST_STATUSES)}.")
-    status, previous, value = _TEST_STATUSES[kind]
-    threshold = Threshold.parse(">= 1.25")
-    facility = Facility(
-        facility_id="TEST-001", borrower="Example GPU Cloud Ltd (test)", facility_type="gpu_abl",
-        currency="USD", commitment=Decimal("250000000"), outstanding=Decimal("212500000"),
-        origination_date=date(2024, 6, 28), maturity_date=date(2031, 6, 28),
-    )
-    covenant = Covenant(
-        id="min-dscr", title="Minimum DSCR", metric="dscr_ttm", must_be=threshold,
-        warn_at=Threshold.parse(">= 1.40"), severity="high", alert=AlertOptions(cure_days=30),
-    )
-    result = CovenantResult(
-        facility_id=facility.facility_id, covenant_id=covenant.id, metric="dscr_ttm", as_of=as_of,
-        value=Decimal(value), threshold=threshold, status=status,
-        headroom=threshold.headroom(Decimal(value)), reason=None, months_to_breach=0,
-    )
-    at = datetime.combine(as_of, time(6), tzinfo=timezone.utc)
-    waiver = None
-    if kind in ("waived", "waiver_expired"):
-        waiver = Waiver(facility.facility_id, covenant.id, as_of + timedelta(days=-1 if kind == "waiver_expired" else 60),
-                        "Q3 hosting contract signed; DSCR expected back above 1.25x by Q1",
-                        "credit.analyst@lender.example", at - timedelta(days=30))
-    event = AlertEvent(
-        kind=kind, facility_id=facility.facility_id, covenant_id=covenant.id, status=status,
-        previous_status=previous, severity="critical" if kind == "event_of_default" else covenant.severity,
-        notify=True, at=at, as_of=as_of, result=result, waiver=waiver,
-    )
-    ctx = AlertContext(
-        facility=facility, covenant=covenant,
-        trend=[Decimal(v) for v in ("1.52", "1.47", "1.41", "1.36", "1.29", value)],
-        explain_lines=[
-            f"4 quarters counted: {(as_of - timedelta(days=325)).isoformat()} … {(as_of - timedelta(days=50)).isoformat()}",
-            "H100 rental $2.35/GPU-hour, down 28 % on a year earlier",
-        ],
-        forward_note="DSCR below 1.25x within ~1 month at -28 %/yr rental deflation",
-    )
-    return event, ctx
-
-
 # -- public API, re-exported from the channel modules (imported lazily: they import this one) ----
 
 _EXPORTS = {
+    "TemplatesNotFound": "bot.notify.templates",
+    "templates_dir": "bot.notify.templates",
+    "template": "bot.notify.templates",
+    "REPO_TEMPLATES": "bot.notify.templates",
+    "TestMessage": "bot.notify.samples",
+    "render_test_message": "bot.notify.samples",
+    "sample_alert": "bot.notify.samples",
+    "TEST_NOTE": "bot.notify.samples",
     "render_slack": "bot.notify.render_slack",
     "render_slack_parent": "bot.notify.render_slack",
     "render_slack_update": "bot.notify.render_slack",

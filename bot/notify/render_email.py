@@ -22,9 +22,9 @@ from bot.notify.render import (
     count_summary,
     fit,
     plural,
-    template,
     worst_first,
 )
+from bot.notify.templates import template
 
 MAX_SUBJECT = 200
 

@@ -149,7 +149,7 @@ def test_postgres_ha_one_leader_and_takeover_without_duplicates(tmp_path: Path, 
             a.wait()
             wait_for(lambda: leader_pid(engine) == b.pid, 30, "B to take over")
             assert time.monotonic() - killed < 30
-            wait_for(lambda: scalar(engine, f"SELECT instance FROM service_jobs WHERE job = 'evaluate'")
+            wait_for(lambda: scalar(engine, "SELECT instance FROM service_jobs WHERE job = 'evaluate'")
                      .split(":")[1] == str(b.pid), 20, "B's catch-up evaluation")
             time.sleep(2)  # let B's dispatcher run
 

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from bot.config import load_settings
 from bot.service.scheduler import Service
-from bot.services import import_data
 
 UTC = timezone.utc
 

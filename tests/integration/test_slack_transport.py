@@ -159,7 +159,7 @@ def test_post_sends_text_blocks_thread_and_metadata(slack_api):
     assert stored_parent.blocks == [SECTION]
     assert stored_parent.metadata == {"event_type": SLACK_EVENT_TYPE,
                                       "event_payload": {"notification_id": "n-1"}}
-    assert stored_reply.thread_ts == parent.ts
+    assert stored_reply.thread_ts == parent.ts and reply == PostedMessage("C0CCC", stored_reply.ts)
     assert stored_reply.metadata["event_payload"] == {"notification_id": "n-2", "kind": "repeat"}
     assert slack_api.calls("chat.postMessage")[0].headers["authorization"] == f"Bearer {TOKEN}"
 
