@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -79,6 +79,22 @@ class Settings(BaseSettings):
             raise ValueError("SMTP_SECURITY must be starttls, ssl or none")
         return v
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("text", "json"):
+            raise ValueError("COVBOT_LOG_FORMAT must be text or json")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("COVBOT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v
+
     @property
     def slack_base_url(self) -> str:
         return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
@@ -89,9 +105,35 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides) -> Settings:
-    """Fresh settings from the environment and the env file (no caching: tests change env)."""
+    """Fresh settings from the environment and the env file (no caching: tests change env).
+
+    A bad value is a ``UsageError`` naming the variable and what it must be (never its value when
+    the variable is a secret)."""
     env_file = _env_file()
-    return Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None, **overrides)
+    try:
+        return Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None, **overrides)
+    except ValidationError as exc:
+        from bot.errors import UsageError
+
+        raise UsageError(_describe(exc, env_file)) from None
+
+
+_SECRETS = {"SLACK_BOT_TOKEN", "SMTP_PASSWORD"}
+
+
+def _describe(exc: ValidationError, env_file: str | None) -> str:
+    fields = Settings.model_fields
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else "?"
+        variable = fields[name].alias if name in fields and fields[name].alias else name
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+        if variable in _SECRETS:
+            lines.append(f"{variable} is not valid: {message}")
+        else:
+            lines.append(f"{variable}={error.get('input')!r} is not valid: {message}")
+    where = f" (from the environment or {env_file})" if env_file else ""
+    return "A setting is not valid" + where + ": " + "; ".join(lines) + "."
 
 
 @lru_cache(maxsize=1)

@@ -118,6 +118,7 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
     notified = run.notified
     as_of = max((e.as_of for e in notified), default=None)
     trends = store.recent_values(session, [(e.facility_id, e.covenant_id) for e in notified], as_of) if notified else {}
+    inputs = _inputs_of(session, {e.facility_id for e in notified}, ruleset, as_of) if notified else {}
     for event in notified:
         key = (event.facility_id, event.covenant_id)
         covenant, facility = ruleset.covenant(event.covenant_id), facilities.get(event.facility_id)
@@ -125,6 +126,7 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             continue
         if key not in contexts:
             contexts[key] = AlertContext(facility, covenant, trend=trends.get(key, ()),
+                                         explain_lines=inputs.get(event.facility_id, ()),
                                          forward_note=_forward_note(event))
         routes = routes_for(covenant, facility.slack_channel, facility.owner_email, event.severity,
                             settings.default_slack_channel, settings.default_email)
@@ -141,6 +143,18 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
     for address, items in by_address.items():
         _queue_email(session, run, address, items, now)
         run.emails += 1
+
+
+def _inputs_of(session: Session, facility_ids: set[str], ruleset: RuleSet, as_of) -> dict[str, list[str]]:
+    """The `explain` inputs in short per facility (quarters, marks, prices), read in a few queries."""
+    from bot.alerts.inputs import input_lines
+    from bot.domain.explain import explain_facility
+    from bot.domain.market import Market
+    from bot.store.repository import load_facilities, load_price_book
+
+    market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, as_of)
+    return {data.facility_id: input_lines(explain_facility(data, market))
+            for data in load_facilities(session, sorted(facility_ids))}
 
 
 def _forward_note(event: AlertEvent) -> str | None:

@@ -275,6 +275,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         with _session(settings) as session:
             row = queue_test_message(session, utc_now(), slack_channel=slack, email=email)
+            session.flush()
             ref = row.id
         report = dispatch(settings, budget_seconds=settings.dispatch_budget_seconds)
         console = make_console()

@@ -196,7 +196,7 @@ def test_without_token_or_mail_server_messages_are_files(tmp_path):
 def test_notify_test_posts_to_a_channel(tmp_path, slack):
     book = slack_book(tmp_path, slack)
     result = book.ok(book.cli("notify", "test", "--slack", "#credit-alerts"))
-    assert "Delivered 1" in result.output
+    assert "Delivered 1" in result.output and "Test message None" not in result.output
     [posted] = slack.posted("C0ALERTS")
     assert posted.text.startswith("[TEST]") and "TEST-001" in posted.text
     assert book.cli("notify", "test").exit_code == 2

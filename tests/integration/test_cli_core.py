@@ -203,3 +203,13 @@ def test_outbox_show_prints_a_sent_alert_readably(demo):
     assert "Vega & <Sons> Compute LLC" in email.output  # the text part, shown as written
     assert run("outbox", "show", "--facility", "NOPE-1").exit_code == 2
     assert run("outbox", "show", "--transport", "fax").exit_code == 2
+
+
+def test_a_bad_setting_is_one_sentence_naming_it_not_a_traceback(env, monkeypatch):
+    monkeypatch.setenv("SMTP_SECURITY", "bogus")
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("COVBOT_DISPATCH_MAX_ATTEMPTS", "0")
+    result = run("waivers")
+    assert result.exit_code == 2
+    assert "SMTP_SECURITY='bogus'" in result.output and "COVBOT_DISPATCH_MAX_ATTEMPTS" in result.output
+    assert "Traceback" not in result.output and "hunter2" not in result.output

@@ -168,6 +168,16 @@ def test_a_firing_warning_and_missing_data_are_worded_apart_from_a_breach():
     assert "no data" in missing and "never treated as compliant" in missing
 
 
+def test_every_notice_about_missing_data_says_why_and_only_once():
+    reason = "BTC is pledged but has no fresh price"
+    for kind, previous in (("escalated", "warning"), ("reminder", "no_data"), ("firing", "ok")):
+        event, ctx = alert(kind=kind, status="no_data", previous=previous, reason=reason, covenant=LTV)
+        slack = slack_visible(render_slack(event, ctx))
+        assert slack.count(reason) == 1, (kind, slack)
+        email = render_email("risk@lender.example", [(event, ctx)], AS_OF)
+        assert email.text.count(reason) == 1 and reason in email.html, kind
+
+
 def test_slack_alert_shows_what_a_lender_needs():
     message = render_slack(*alert(status="breach", previous="warning", kind="escalated"))
     visible = slack_visible(message)
