@@ -143,7 +143,7 @@ def check(
 def _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on) -> None:
     """`check --format json` with nothing to notify: rows printed as computed, memory flat at any size."""
     from bot.domain.results import SEVERITY_ORDER
-    from bot.render.console import JsonRowsWriter
+    from bot.render.console import ROW_SEPARATOR, JsonRowsWriter, json_row
 
     worst = -1
     out = sys.stdout
@@ -154,8 +154,14 @@ def _check_json_streaming(services, settings, rules, as_of, facility, covenant, 
             writer.write(result)
             worst = max(worst, SEVERITY_ORDER[result.status])
 
+        def on_rows(text: str, rows: int, run_worst: int) -> None:
+            nonlocal worst
+            writer.write_rendered(text, rows)
+            worst = max(worst, run_worst)
+
         services.stream_check(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
-                              facility_ids=facility, covenant_ids=covenant, dry_run=dry_run)
+                              facility_ids=facility, covenant_ids=covenant, dry_run=dry_run,
+                              rendered=services.RenderedRows(json_row, ROW_SEPARATOR, on_rows))
     out.flush()
     if fail_on is not None and worst >= SEVERITY_ORDER[fail_on.value]:
         raise typer.Exit(EXIT_FAIL_ON)

@@ -67,6 +67,17 @@ class CheckOutcome:
         return out
 
 
+def _chosen_covenants(ruleset: RuleSet, covenant_ids: Iterable[str] | None) -> list:
+    covenants = list(ruleset.covenants)
+    if covenant_ids is not None:
+        wanted = set(covenant_ids)
+        unknown = wanted - {c.id for c in covenants}
+        if unknown:
+            raise UsageError(f"No covenant with id {', '.join(sorted(unknown))} in the rule set.")
+        covenants = [c for c in covenants if c.id in wanted]
+    return covenants
+
+
 def iter_evaluations(
     engine,
     ruleset: RuleSet,
@@ -89,13 +100,7 @@ def iter_evaluations(
     from bot.store.db import session_scope
     from bot.store.repository import iter_facility_chunks, load_facilities, load_price_book
 
-    covenants = list(ruleset.covenants)
-    if covenant_ids is not None:
-        wanted = set(covenant_ids)
-        unknown = wanted - {c.id for c in covenants}
-        if unknown:
-            raise UsageError(f"No covenant with id {', '.join(sorted(unknown))} in the rule set.")
-        covenants = [c for c in covenants if c.id in wanted]
+    covenants = _chosen_covenants(ruleset, covenant_ids)
     with session_scope(engine) if session is None else nullcontext(session) as session:
         prices = load_price_book(session)
         market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks or NO_SHOCKS)
@@ -151,6 +156,17 @@ def run_check(
     return CheckOutcome(as_of, results, run_id, ruleset, facilities)
 
 
+@dataclass(frozen=True)
+class RenderedRows:
+    """How `stream_check` may hand over rows already rendered, a run of facilities at a time:
+    ``render`` (a module-level function) turns a result into text, runs are joined with
+    ``separator`` and passed to ``on_rows(text, rows, worst severity or -1)``."""
+
+    render: Callable[[CovenantResult], str]
+    separator: str
+    on_rows: Callable[[str, int, int], None]
+
+
 def stream_check(
     settings: Settings,
     on_result: Callable[[CovenantResult], None],
@@ -161,16 +177,24 @@ def stream_check(
     covenant_ids: list[str] | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    rendered: RenderedRows | None = None,
 ) -> int | None:
     """`check` in flat memory: each result goes to ``on_result`` as it is computed (sorted by
     facility_id then covenant_id) and, unless ``dry_run``, is stored in bulk inserts in the same
-    transaction as the reads. Returns the run id (None for a dry run). Sends nothing."""
+    transaction as the reads. Returns the run id (None for a dry run). Sends nothing.
+
+    With ``rendered``, a dry run of a whole book of at least ``check_pool.MIN_FACILITIES``
+    facilities is evaluated on every available CPU (``bot.check_pool``) and handed over rendered,
+    in the same order, instead of through ``on_result``."""
     from bot.store.db import session_scope
     from bot.store.repository import save_evaluation
 
     ruleset = load_ruleset(settings, rules_path)
     engine = open_engine(settings)
     started = now or utc_now()
+    if dry_run and rendered is not None and facility_ids is None:
+        if _dry_run_in_parallel(settings, engine, ruleset, as_of, covenant_ids, rendered):
+            return None
     with session_scope(engine) as session:
         results = iter_evaluations(
             engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids, session=session,
@@ -186,6 +210,27 @@ def stream_check(
                 yield r
 
         return save_evaluation(session, "check", as_of, started, ruleset.digest, passed_on())
+
+
+def _dry_run_in_parallel(settings: Settings, engine, ruleset: RuleSet, as_of: date,
+                         covenant_ids: Iterable[str] | None, rendered: RenderedRows) -> bool:
+    """Run the dry run on worker processes; False (nothing done) for a small book or one CPU."""
+    from bot import check_pool
+    from bot.store.db import session_scope
+    from bot.store.repository import count_facilities, facility_id_ranges
+
+    covenants = _chosen_covenants(ruleset, covenant_ids)
+    workers = min(check_pool.available_cpus(), check_pool.MAX_WORKERS)
+    if workers < 2:
+        return False
+    with session_scope(engine) as session:
+        if count_facilities(session) < check_pool.MIN_FACILITIES:
+            return False
+        ranges = facility_id_ranges(session, check_pool.RUN_SIZE)
+    engine.dispose()  # no open connection crosses into the workers
+    check_pool.run_parallel(settings.database_url, ruleset, covenants, as_of, ranges,
+                            rendered.render, rendered.separator, rendered.on_rows, workers)
+    return True
 
 
 def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_of: date):

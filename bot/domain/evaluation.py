@@ -21,53 +21,65 @@ from bot.domain.variables import NoData, Value
 DSCR = "dscr_ttm"
 
 
+_NEEDED: dict[int, tuple[Covenant, frozenset[str]]] = {}  # id(covenant) -> (covenant, names)
+
+
 def _needed(covenant: Covenant) -> frozenset[str]:
-    names = covenant.variables()
-    return names | FORWARD_VARIABLES if covenant.metric == DSCR else names
+    found = _NEEDED.get(id(covenant))
+    if found is None or found[0] is not covenant:  # computed once per covenant object, not per result
+        if len(_NEEDED) > 10_000:  # rule sets reloaded many times: start again
+            _NEEDED.clear()
+        names = covenant.variables()
+        found = _NEEDED[id(covenant)] = (covenant, names | FORWARD_VARIABLES if covenant.metric == DSCR else names)
+    return found[1]
 
 
 def evaluate_covenant(
     covenant: Covenant, data: FacilityData, values: Mapping[str, Value], market: Market
 ) -> CovenantResult:
     """One covenant at one facility at market.as_of; variables missing from ``values`` are computed."""
-    facility_id = data.facility_id
-    as_of = market.as_of
     missing = _needed(covenant) - values.keys()
     if missing:
         values = {**values, **compute_metrics(data, market, missing)}
-    threshold = covenant.threshold_at(facility_id, as_of)
     with localcontext(CONTEXT):
-        value = values[covenant.metric] if covenant.metric is not None else covenant.expr.evaluate(values)
-        if isinstance(value, NoData):
-            return CovenantResult(
-                facility_id, covenant.id, covenant.metric_label, as_of, None, threshold, "no_data", None, value.reason
-            )
-        assert isinstance(value, Decimal)
-        if not threshold.passes(value):
-            status = "breach"
-        elif covenant.warn_at is not None and not covenant.warn_at.passes(value):
-            status = "warning"
-        else:
-            status = "ok"
-        months = rate = None
-        if covenant.metric == DSCR:
-            inputs = forward_inputs(values)
-            if not isinstance(inputs, NoData):
-                months = months_to_breach(covenant, facility_id, inputs, market)
-                rate = inputs.rate
+        return _evaluate(covenant, data.facility_id, values, market)
+
+
+def _evaluate(covenant: Covenant, facility_id: str, values: Mapping[str, Value], market: Market) -> CovenantResult:
+    """evaluate_covenant with every needed variable in ``values``, in the CONTEXT already set."""
+    as_of = market.as_of
+    threshold = covenant.threshold_at(facility_id, as_of)
+    value = values[covenant.metric] if covenant.metric is not None else covenant.expr.evaluate(values)
+    if isinstance(value, NoData):
         return CovenantResult(
-            facility_id,
-            covenant.id,
-            covenant.metric_label,
-            as_of,
-            value,
-            threshold,
-            status,
-            threshold.headroom(value),
-            None,
-            months,
-            rate,
+            facility_id, covenant.id, covenant.metric_label, as_of, None, threshold, "no_data", None, value.reason
         )
+    assert isinstance(value, Decimal)
+    if not threshold.passes(value):
+        status = "breach"
+    elif covenant.warn_at is not None and not covenant.warn_at.passes(value):
+        status = "warning"
+    else:
+        status = "ok"
+    months = rate = None
+    if covenant.metric == DSCR:
+        inputs = forward_inputs(values)
+        if not isinstance(inputs, NoData):
+            months = months_to_breach(covenant, facility_id, inputs, market)
+            rate = inputs.rate
+    return CovenantResult(
+        facility_id,
+        covenant.id,
+        covenant.metric_label,
+        as_of,
+        value,
+        threshold,
+        status,
+        threshold.headroom(value),
+        None,
+        months,
+        rate,
+    )
 
 
 def applicable(data: FacilityData, covenants: Sequence[Covenant]) -> list[Covenant]:
@@ -77,13 +89,43 @@ def applicable(data: FacilityData, covenants: Sequence[Covenant]) -> list[Covena
     return sorted(chosen, key=lambda c: c.id)
 
 
-def evaluate_facility(data: FacilityData, market: Market, covenants: Sequence[Covenant]) -> list[CovenantResult]:
-    """Every covenant that applies to the facility, sorted by covenant id; variables computed once."""
+class _Plans:
+    """The covenants that apply, and the variables they need, per facility type, for the last
+    covenant sequence seen (one sequence serves a whole check); only when no covenant names ids."""
+
+    covenants: object = None
+    by_type: dict[str, tuple[list[Covenant], frozenset[str]]] | None = None
+
+    def get(self, data: FacilityData, covenants: Sequence[Covenant]) -> tuple[list[Covenant], frozenset[str]]:
+        if covenants is not self.covenants:
+            self.covenants = covenants
+            self.by_type = None if any(c.applies_to_ids is not None for c in covenants) else {}
+        if self.by_type is None:
+            return _plan(data, covenants)
+        kind = data.facility.facility_type
+        found = self.by_type.get(kind)
+        if found is None:
+            found = self.by_type[kind] = _plan(data, covenants)
+        return found
+
+
+def _plan(data: FacilityData, covenants: Sequence[Covenant]) -> tuple[list[Covenant], frozenset[str]]:
     chosen = applicable(data, covenants)
-    if not chosen:
-        return []
     needed: set[str] = set()
     for covenant in chosen:
         needed |= _needed(covenant)
+    return chosen, frozenset(needed)
+
+
+_plans = _Plans()
+
+
+def evaluate_facility(data: FacilityData, market: Market, covenants: Sequence[Covenant]) -> list[CovenantResult]:
+    """Every covenant that applies to the facility, sorted by covenant id; variables computed once."""
+    chosen, needed = _plans.get(data, covenants)
+    if not chosen:
+        return []
     values = compute_metrics(data, market, needed)
-    return [evaluate_covenant(c, data, values, market) for c in chosen]
+    facility_id = data.facility_id
+    with localcontext(CONTEXT):
+        return [_evaluate(c, facility_id, values, market) for c in chosen]

@@ -191,6 +191,7 @@ def test_check_notifies_into_the_outbox_folder_with_the_forward_note(demo):
     joined = "\n".join(texts)
     assert "GPUC-006" in joined
     assert re.search(r"breach in ~3 months at -\d+\.\d %/yr rental deflation", joined), "forward note on the DSCR warning"
+    assert "of 4 quarters counted" in joined and "dated 2026-11-01" in joined, "the explain inputs in short"
 
 
 def test_outbox_show_prints_a_sent_alert_readably(demo):
