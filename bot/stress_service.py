@@ -7,7 +7,7 @@ Nothing is stored or sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Sequence
 
@@ -41,6 +41,7 @@ class StressReport:
     exposures: dict[str, Exposure]
     deflations: list[Deflation]  # per GPU model held at T, by model
     summaries: list[ScenarioSummary]
+    unmatched: list[str] = field(default_factory=list)  # shocks that move nothing in this book
 
     @property
     def double_leverage(self) -> list[Exposure]:
@@ -68,6 +69,8 @@ def run_stress(
     rows: list[StressRow] = []
     exposures: dict[str, Exposure] = {}
     models: set[str] = set()
+    held_models: set[str] = set()
+    pledged: set[str] = set()
     with session_scope(open_engine(settings)) as session:
         prices = load_price_book(session)
         base_market = Market(prices, ruleset.valuation, ruleset.forecast, as_of)
@@ -79,9 +82,29 @@ def run_stress(
                 base = evaluate_facility(data, base_market, covenants)
                 exposures[data.facility_id] = exposure_of(data, compute_metrics(data, base_market, EXPOSURE_VARIABLES))
                 models.update(lot.gpu_model for lot in lots_counted(data.gpu_lots, as_of))
+                held_models.update(lot.gpu_model for lot in data.gpu_lots)
+                pledged.update(h.asset for h in data.crypto)
                 for name, market in markets:
                     rows += pair_results(name, base, evaluate_facility(data, market, covenants))
     rows.sort(key=row_key)
     summaries = [summarize(s, rows, exposures) for s in scenarios]
     deflations = [base_market.deflation(m) for m in sorted(models)]
-    return StressReport(as_of, scenarios, rows, exposures, deflations, summaries)
+    unmatched = unmatched_shocks(scenarios, held_models, pledged)
+    return StressReport(as_of, scenarios, rows, exposures, deflations, summaries, unmatched)
+
+
+def unmatched_shocks(scenarios: Sequence[Scenario], models: set[str], assets: set[str]) -> list[str]:
+    """Sentences for shocks whose key names no GPU model or crypto asset of the book (a typo such as
+    `gpu:h100` would otherwise give false comfort)."""
+    out = []
+    for scenario in scenarios:
+        for key in scenario.shocks:
+            if key.startswith("gpu:") and key[4:] not in models:
+                held = ", ".join(sorted(models)) or "none"
+                out.append(f"{scenario.name}: shock {key} moves nothing: no facility holds {key[4:]} GPUs "
+                           f"(models held: {held}).")
+            elif key not in ("rent", "gpu") and not key.startswith("gpu:") and key not in assets:
+                held = ", ".join(sorted(assets)) or "none"
+                out.append(f"{scenario.name}: shock {key} moves nothing: no facility pledges {key} "
+                           f"(assets pledged: {held}).")
+    return out

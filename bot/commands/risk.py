@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from bot.errors import CovbotError
 
@@ -64,6 +65,8 @@ def register(app: typer.Typer) -> None:
         )
         if fmt is StressFormat.json:
             typer.echo(stress_json(report.rows))
+            for line in report.unmatched:
+                make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
         else:
             render_stress(make_console(), report)
 

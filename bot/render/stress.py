@@ -92,6 +92,8 @@ def summary_lines(summary: ScenarioSummary) -> list[str]:
 def render_stress(console: Console, report: StressReport) -> None:
     console.print(f"[bold]Stress test as of {report.as_of}[/bold] — {len(report.scenarios)} scenario(s), "
                   f"{len(report.exposures)} facilities")
+    for line in report.unmatched:
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}")
     if report.deflations:
         console.print(deflation_table(report.deflations))
     double = report.double_leverage

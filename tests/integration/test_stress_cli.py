@@ -101,3 +101,13 @@ def test_the_table_shows_changes_summaries_double_leverage_and_deflation(demo_db
     assert "double leverage" in text.lower() and "MINR-001" in text
     assert "Facilities newly in breach" in text and "Worst stressed headroom" in text
     assert "Covenants failing most" in text
+
+
+def test_a_shock_that_moves_nothing_is_flagged(demo_db):
+    typo = stress("--shock", "gpu:h100=-40%")
+    assert typo.exit_code == 0
+    assert "shock gpu:h100 moves nothing" in typo.output and "H100" in typo.output
+    unknown = stress("--shock", "DOGE=-50%")
+    assert "shock DOGE moves nothing" in unknown.output
+    real = stress("--shock", "gpu:H100=-40%")
+    assert "moves nothing" not in real.output
