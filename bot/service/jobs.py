@@ -12,6 +12,7 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
+from bot.errors import CovbotError
 from bot.service.tables import JobRow, write_scope
 
 log = logging.getLogger("covbot.jobs")
@@ -38,6 +39,11 @@ def record_job(engine: Engine, job: str, instance: str, *, started: datetime | N
         session.add(row)
 
 
+class JobProblem(CovbotError):
+    """A job did its work but has something to report (e.g. a refused inbox drop): logged as one
+    line and recorded as the job's last error, without a traceback."""
+
+
 def run_recorded(engine: Engine, job: str, instance: str, work: Callable[[], object],
                  clock: Callable[[], datetime], next_run: Callable[[], datetime | None]) -> bool:
     """Run ``work`` and record the run; True when it succeeded. Never raises."""
@@ -45,6 +51,9 @@ def run_recorded(engine: Engine, job: str, instance: str, work: Callable[[], obj
     error = None
     try:
         work()
+    except JobProblem as exc:  # an expected, explained failure: one line, no traceback
+        error = _first_line(exc)
+        log.error("job %s: %s", job, error, extra={"job": job})
     except Exception as exc:  # a job's failure is recorded, never fatal
         error = _first_line(exc)
         log.exception("job %s failed: %s", job, error, extra={"job": job})

@@ -33,7 +33,7 @@ from bot.config import Settings
 from bot.dates import utc_now
 from bot.errors import UsageError
 from bot.service import leader as leadership
-from bot.service.jobs import run_recorded
+from bot.service.jobs import JobProblem, run_recorded
 from bot.service.metrics import ServiceMetrics
 from bot.service.rules_watch import RulesWatcher, queue_refusal_notice
 from bot.service.slots import claim_slot, finish_slot, has_slots, latest_slot
@@ -202,7 +202,7 @@ class Service:
             try:
                 outcome = services.run_check(self.settings, rules_path=self.rules_path, as_of=as_of,
                                              ruleset=rules, now=self.clock())
-                services.notify_after_check(self.settings, outcome)
+                services.notify_after_check(self.settings, outcome, dispatch_budget=0)  # the dispatch job delivers
             except Exception:
                 self.metrics.evaluation_failed()
                 raise
@@ -245,7 +245,8 @@ class Service:
             evaluate_today()
         failed = [o for o in outcomes if not o.imported]
         if failed:
-            raise RuntimeError(f"{len(failed)} inbox drop(s) refused: {', '.join(o.name for o in failed)} (see failed/)")
+            raise JobProblem(f"{len(failed)} inbox drop(s) refused: {', '.join(o.name for o in failed)} "
+                             "(see error.txt beside each under failed/)")
 
     def poll_rules(self) -> None:
         try:
