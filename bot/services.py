@@ -253,9 +253,11 @@ def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_
     return data, explain_facility(data, market), evaluate_facility(data, market, list(ruleset.covenants))
 
 
-def notify_after_check(settings: Settings, outcome: CheckOutcome, now: datetime | None = None) -> str:
+def notify_after_check(settings: Settings, outcome: CheckOutcome, now: datetime | None = None,
+                       dispatch_budget: float | None = None) -> str:
     """Advance every alert and queue its notifications (one transaction), then dispatch the outbox
-    within COVBOT_DISPATCH_BUDGET_SECONDS; returns a short rich-markup report for `covbot check`."""
+    within ``dispatch_budget`` seconds (default COVBOT_DISPATCH_BUDGET_SECONDS; the service passes 0
+    and leaves delivery to its dispatch job); returns a short rich-markup report for `covbot check`."""
     from bot.alerts.service import advance_alerts, describe_notifications
     from bot.notify.dispatcher import dispatch
     from bot.store.db import session_scope
@@ -265,5 +267,6 @@ def notify_after_check(settings: Settings, outcome: CheckOutcome, now: datetime 
         run = advance_alerts(session, outcome.results, outcome.ruleset, outcome.facilities,
                              now or utc_now(), settings)
     outcome.waived = dict(run.waived)
-    report = dispatch(settings, engine, budget_seconds=settings.dispatch_budget_seconds)
+    budget = settings.dispatch_budget_seconds if dispatch_budget is None else dispatch_budget
+    report = dispatch(settings, engine, budget_seconds=budget)
     return describe_notifications(run, report, settings)
