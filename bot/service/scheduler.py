@@ -102,8 +102,23 @@ class Service:
             self.leadership.release()
             raise
         self.metrics.leader.set(1 if self.is_leader else 0)
+        if self.is_leader:
+            self._announce_jobs()
         log.info("covbot run started (%s)", "leader" if self.is_leader else "standby",
                  extra={"host": self.me.host, "pid": self.me.pid})
+
+    def _announce_jobs(self) -> None:
+        """Record every job's next run at once, so `covbot status` shows a job (the weekly digest)
+        before it has ever run."""
+        from bot.service.jobs import record_job
+
+        for job in ("evaluate", "digest", "dispatch", "inbox"):
+            if self.scheduler.get_job(job) is None:
+                continue
+            try:
+                record_job(self.engine, job, self.me.id, next_run=self._next_run(job))
+            except Exception:  # status is informative only; the jobs record themselves when they run
+                log.exception("could not record the schedule of job %s", job)
 
     def _build_scheduler(self) -> BackgroundScheduler:
         s = BackgroundScheduler(

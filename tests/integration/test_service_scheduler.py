@@ -184,6 +184,7 @@ def test_inbox_imports_good_drops_refuses_bad_ones_and_status_reports_it(setup, 
         assert status["leader"] is True
         assert (status["leader_host"], status["leader_pid"]) == (service.me.host, os.getpid())
         jobs = {j["job"]: j for j in status["jobs"]}
+        assert jobs["digest"]["next_run_at"] and jobs["digest"]["last_started_at"] is None  # listed before it ever ran
         assert "prices.csv" in jobs["inbox"]["last_error"]  # shown until a later error replaces it
         assert jobs["evaluate"]["next_run_at"] is not None
         assert status["rules"]["sha256"] == service.watcher.current.digest
