@@ -76,8 +76,7 @@ class JsonRowsWriter:
         self.rows = 0
 
     def __enter__(self) -> "JsonRowsWriter":
-        self.out.write("[")
-        return self
+        return self  # "[" goes out with the first row, so a check refused before any row prints nothing
 
     def write(self, result: CovenantResult) -> None:
         self.write_rendered(json_row(result), 1)
@@ -85,11 +84,14 @@ class JsonRowsWriter:
     def write_rendered(self, text: str, rows: int) -> None:
         """``rows`` rows already rendered by ``json_row`` and joined with ROW_SEPARATOR."""
         if rows:
-            self.out.write(("\n  " if self.rows == 0 else ROW_SEPARATOR) + text)
+            self.out.write(("[\n  " if self.rows == 0 else ROW_SEPARATOR) + text)
             self.rows += rows
 
-    def __exit__(self, *exc) -> None:
-        self.out.write("\n]\n" if self.rows else "]\n")
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.rows:
+            self.out.write("\n]\n")  # closed even on an error mid-way: what was printed stays valid JSON
+        elif exc_type is None:
+            self.out.write("[]\n")
 
 
 def results_table(results: list[CovenantResult], title: str, borrowers: dict[str, str] | None = None,

@@ -84,6 +84,9 @@ def test_filters_by_facility_and_covenant(demo):
 def test_unknown_facility_or_covenant_is_a_usage_error(demo):
     assert run("check", "--rules", str(RULES), "--as-of", AS_OF, "--facility", "NOPE-1").exit_code == 2
     assert run("check", "--rules", str(RULES), "--as-of", AS_OF, "--covenant", "nope").exit_code == 2
+    for option in (["--facility", "NOPE-1"], ["--covenant", "nope"]):
+        refused = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--format", "json", "--dry-run", *option)
+        assert refused.exit_code == 2 and refused.stdout.strip() == "", "no JSON that a script could take as a result"
 
 
 def test_fail_on_exit_codes(demo):
