@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--naive-limit", type=int, help="Facilities the naive loop evaluates (then extrapolated).")
     parser.add_argument("--out", help="Write the JSON here (default bench/results/<mode>-<time>.json).")
     parser.add_argument("--workdir", help="Keep generated data and databases here (default: a temp dir, removed).")
+    parser.add_argument("--backtest-facilities", type=int,
+                        help="Facilities of the two-year weekly back-test (default 1000; 100 with --quick; 0 skips it).")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1000, 5000] if args.quick else [10_000, 100_000])
     naive_limit = args.naive_limit or (300 if args.quick else 2000)
@@ -229,6 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
             "covenants": 10, "naive_limit": naive_limit,
             "sizes": [bench_size(n, workdir, naive_limit, postgres) for n in sorted(sizes)],
         }
+        backtest_n = args.backtest_facilities if args.backtest_facilities is not None else (100 if args.quick else 1000)
+        if backtest_n:
+            from bench.backtest import bench_backtest
+
+            log(f"[back-test] {backtest_n:,} facilities over two years of weekly dates")
+            report["backtest"] = bench_backtest(workdir, backtest_n)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -238,6 +246,10 @@ def main(argv: list[str] | None = None) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(render(report))
+    if "backtest" in report:
+        b = report["backtest"]
+        print(f"back-test: {b['facilities']:,} facilities × {b['dates']} weekly dates = {b['evaluations']:,} "
+              f"covenant evaluations in {b['seconds']:.1f} s ({b['evaluations_per_s']:,}/s), RSS {b['rss_mib']} MiB")
     print(f"\nwritten to {path}")
     return report
 

@@ -27,12 +27,14 @@ def test_quick_bench_reports_every_measure(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "60,120", "--naive-limit", "30",
-         "--out", str(out)],
+         "--backtest-facilities", "20", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(out.read_text())
     assert [s["facilities"] for s in report["sizes"]] == [60, 120]
+    assert report["backtest"]["facilities"] == 20 and report["backtest"]["dates"] == 105
+    assert "back-test: 20 facilities" in run.stdout
     for size in report["sizes"]:
         assert size["import"]["rows_per_s"] > 0 and size["import"]["seconds"] > 0
         assert size["check"]["results"] > 0 and size["check"]["rss_mib"] > 0
