@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from bot import __version__
+from bot.commands.common import OutputFormat
 from bot.config import load_settings
 from bot.dates import parse_date, today_utc
 from bot.errors import CovbotError, RuleFileError, UsageError
@@ -34,11 +35,6 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FAIL_ON = 0, 1, 2, 3
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class FailOn(str, Enum):

@@ -8,12 +8,11 @@ default Slack channel and e-mail address through the outbox and delivers it.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from bot.errors import CovbotError
+from bot.commands.common import write_output
 
 
 class DigestFormat(str, Enum):
@@ -21,16 +20,6 @@ class DigestFormat(str, Enum):
     html = "html"
     email = "email"
     slack = "slack"
-
-
-def _write(path: str, text: str) -> Path:
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CovbotError(f"The digest could not be written to {path!r} ({exc.strerror or exc}).") from None
-    return target
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +60,7 @@ def register(app: typer.Typer) -> None:
         text = render(result, fmt.value)
         console = make_console()
         if output:
-            written = _write(output, text)
+            written = write_output(output, text)
             console.print(f"The {fmt.value} digest for {result.as_of} is in {escape(str(written))}")
         else:
             typer.echo(text, nl=False)

@@ -6,18 +6,13 @@ Both only read: nothing is stored, no alert state moves, nothing is sent.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.markup import escape
 
+from bot.commands.common import OutputFormat, write_output
 from bot.errors import CovbotError
-
-
-class StressFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class BacktestFormat(str, Enum):
@@ -25,13 +20,6 @@ class BacktestFormat(str, Enum):
     json = "json"
     csv = "csv"
     html = "html"
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CovbotError(f"The output file {path!r} cannot be written ({exc.strerror or exc}).") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +41,7 @@ def register(app: typer.Typer) -> None:
                  "(repeatable; together they form the scenario 'adhoc').",
         ),
         as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
-        fmt: StressFormat = typer.Option(StressFormat.table, "--format", help="table or json."),
+        fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
     ) -> None:
         """Re-evaluate every covenant at the test date under stress scenarios (crypto, rent, GPU values)."""
         from bot.render.stress import render_stress, stress_json
@@ -63,7 +51,7 @@ def register(app: typer.Typer) -> None:
             load_settings(), rules_path=rules, as_of=_as_of(as_of),
             scenario_names=scenario or [], shock_options=shock or [],
         )
-        if fmt is StressFormat.json:
+        if fmt is OutputFormat.json:
             typer.echo(stress_json(report.rows))
             for line in report.unmatched:
                 make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
@@ -99,7 +87,7 @@ def register(app: typer.Typer) -> None:
                       BacktestFormat.html: backtest_html}[fmt]
             text = render(report)
             if output:
-                _write(output, text)
+                write_output(output, text)
             else:
                 typer.echo(text, nl=not text.endswith("\n"))
         if output:

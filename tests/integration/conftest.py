@@ -207,3 +207,20 @@ def portfolio() -> dict[str, str]:
 @pytest.fixture
 def portfolio_rows() -> dict[str, int]:
     return dict(PORTFOLIO_ROWS)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    """The demo portfolio imported once per test module into its own SQLite file (read-only use)."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    folder = tmp_path_factory.mktemp("demo")
+    demo = Path(__file__).resolve().parents[2] / "bot" / "demo" / "portfolio"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COVBOT_DATABASE_URL", f"sqlite:///{folder / 'covbot.db'}")
+        mp.setenv("COVBOT_ENV_FILE", "/dev/null")
+        result = CliRunner().invoke(app, ["import", str(demo)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        yield folder

@@ -22,16 +22,6 @@ RULES = str(ROOT / "rules")
 SPAN = ["--from", "2025-06-01", "--to", "2026-11-20"]
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("backtest")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COVBOT_DATABASE_URL", f"sqlite:///{folder / 'covbot.db'}")
-        mp.setenv("COVBOT_ENV_FILE", "/dev/null")
-        result = CliRunner().invoke(app, ["import", str(DEMO)], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        yield folder
-
 
 def backtest(*args: str):
     return CliRunner().invoke(app, ["backtest", "--rules", RULES, *args], catch_exceptions=False)

@@ -19,16 +19,6 @@ FIELDS = {"scenario", "facility_id", "covenant_id", "threshold", "base_value", "
           "stressed_status"}
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stress")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COVBOT_DATABASE_URL", f"sqlite:///{folder / 'covbot.db'}")
-        mp.setenv("COVBOT_ENV_FILE", "/dev/null")
-        result = CliRunner().invoke(app, ["import", str(DEMO)], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        yield folder
-
 
 def stress(*args: str):
     return CliRunner().invoke(app, ["stress", "--rules", RULES, "--as-of", AS_OF, *args], catch_exceptions=False)
