@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"  # a checkout or an editable install
+# a regular (non-editable) install puts the same folder here (pyproject's data-files)
+INSTALLED_TEMPLATES = Path(sys.prefix) / "share" / "covbot" / "templates"
 
 
 class TemplatesNotFound(FileNotFoundError):
     """The message templates folder is missing."""
 
 
-
 def templates_dir() -> Path:
-    """``COVBOT_TEMPLATES_DIR`` when set, else the ``templates/`` folder of the checkout."""
+    """``COVBOT_TEMPLATES_DIR`` when set, else the ``templates/`` folder of the checkout (or of the
+    installed package's data)."""
     import os
 
     return _templates_dir(os.environ.get("COVBOT_TEMPLATES_DIR"), os.environ.get("COVBOT_ENV_FILE"))
@@ -36,12 +39,13 @@ def _templates_dir(_env_value: str | None, _env_file: str | None) -> Path:
                 "point it at a copy of covbot's templates/ folder or unset it."
             )
         return folder.resolve()
-    if not REPO_TEMPLATES.is_dir():
-        raise TemplatesNotFound(
-            f"covbot's message templates are not at {REPO_TEMPLATES}; "
-            "set COVBOT_TEMPLATES_DIR to the templates/ folder of the covbot checkout."
-        )
-    return REPO_TEMPLATES
+    for folder in (REPO_TEMPLATES, INSTALLED_TEMPLATES):
+        if folder.is_dir():
+            return folder
+    raise TemplatesNotFound(
+        f"covbot's message templates are neither at {REPO_TEMPLATES} nor at {INSTALLED_TEMPLATES}; "
+        "set COVBOT_TEMPLATES_DIR to the templates/ folder of the covbot checkout."
+    )
 
 
 @lru_cache(maxsize=8)
