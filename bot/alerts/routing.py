@@ -5,8 +5,8 @@ Routes of an alert = the covenant's ``notify`` targets + the facility's ``slack_
 then the event's severity decides:
 
 * ``COVBOT_DEFAULT_SLACK_CHANNEL`` for every severity (the team channel sees everything unrouted);
-* ``COVBOT_DEFAULT_EMAIL`` only for ``high`` and ``critical`` events (every event of default is
-  critical), so low and medium alerts without an owner do not fill an inbox.
+* ``COVBOT_DEFAULT_EMAIL`` for every severity but ``low`` (a low-severity covenant without an owner
+  stays in Slack rather than fill an inbox; every event of default is critical, so it is mailed).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Iterable
 
 from bot.domain.rulebook import Covenant
 
-DEFAULT_EMAIL_SEVERITIES = ("high", "critical")
+DEFAULT_EMAIL_SEVERITIES = ("medium", "high", "critical")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 

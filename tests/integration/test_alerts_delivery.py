@@ -210,5 +210,16 @@ def test_default_routes_apply_only_without_other_routes_and_by_severity(tmp_path
     book.set_status(DAY, "breach", ["FAC-1", "FAC-2"])
     book.check(DAY)
     routes = sorted((r.transport, r.route) for r in outbox_rows(book))
-    # medium severity: the default e-mail is not used; FAC-2 has its own channel, FAC-1 takes the default
-    assert routes == [("slack", "#credit-alerts"), ("slack", "#gpu-credit")]
+    # no e-mail route of their own: both take the default address (one e-mail, grouping both);
+    # FAC-2 has its own channel, FAC-1 takes the default channel
+    assert routes == [("email", "risk@lender.example"), ("slack", "#credit-alerts"), ("slack", "#gpu-credit")]
+
+
+def test_a_low_severity_covenant_without_an_owner_stays_out_of_the_default_inbox(tmp_path):
+    book = make_book(tmp_path / "book", COVBOT_DEFAULT_SLACK_CHANNEL="#credit-alerts",
+                     COVBOT_DEFAULT_EMAIL="risk@lender.example")
+    book.write_facilities([("FAC-1", "Lambda-ish Cloud LLC", "", "")])
+    book.write_rules(rule_text(slack="", severity="low"))
+    book.set_status(DAY, "breach", ["FAC-1"])
+    book.check(DAY)
+    assert sorted((r.transport, r.route) for r in outbox_rows(book)) == [("slack", "#credit-alerts")]
