@@ -165,11 +165,13 @@ class DigestFormat:
         top, bottom = max(max(known), Decimal(0)), min(min(known), Decimal(0))
         span = (top - bottom) or Decimal(1)
         zero_y = SPARK_HEIGHT * top / span
+        # A missing point is a thin grey mark on the zero line, not below it (where it would read as negative).
+        gap_y = min(max(zero_y - 1, Decimal(0)), SPARK_HEIGHT - 2)
         bars = []
         for i, p in enumerate(points):
             x = _px(i * (SPARK_BAR + SPARK_GAP))
             if p.headroom is None:
-                bars.append(Rect(x, _px(SPARK_HEIGHT - 2), _px(SPARK_BAR), "2", "gap"))
+                bars.append(Rect(x, _px(gap_y), _px(SPARK_BAR), "2", "gap"))
                 continue
             height = max(abs(p.headroom) * SPARK_HEIGHT / span, Decimal(1))
             y = zero_y - height if p.headroom >= 0 else zero_y

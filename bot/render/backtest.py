@@ -22,9 +22,10 @@ from rich.table import Table
 
 from bot.backtest import BacktestReport
 from bot.domain.backtest import PairHistory
-from bot.render.console import STATUS_LABEL
 
-COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "breach": "#c62828", "no_data": "#8e8e9e", None: "#ffffff"}
+# The digest's palette, so a status has one colour across covbot's pages; None: not evaluated.
+COLOURS = {"ok": "#12b76a", "warning": "#f79009", "breach": "#d92d20", "no_data": "#98a2b3", None: "#ffffff"}
+HTML_LABEL = {"ok": "ok", "warning": "warning", "breach": "breach", "no_data": "no data", None: "not evaluated"}
 CSV_COLUMNS = (
     "facility_id", "borrower", "covenant_id", "first_warning", "first_breach", "first_cured",
     "early_warning", "early_warning_by", "lead_days", "dates_ok", "dates_warning", "dates_breach", "dates_no_data",
@@ -146,15 +147,21 @@ def render_backtest(console: Console, report: BacktestReport) -> None:
 
 
 # -- HTML ------------------------------------------------------------------------------------------
-LABEL_W, ROW_H, TOP = 300, 16, 34
+LABEL_W, ROW_H, TOP, TICK_GAP = 230, 16, 34, 52
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d1d1f}
-h1{font-size:20px} h2{font-size:16px;margin-top:28px}
-table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
-th{background:#f3f3f5} td.num{text-align:right}
+body{font-family:Helvetica,Arial,sans-serif;margin:24px;color:#1d1f23;background:#fff}
+h1{font-size:22px;margin:0 0 6px 0} h2{font-size:17px;margin-top:28px}
+p.headline{color:#344054;max-width:1100px}
+table{border-collapse:collapse;font-size:13px} th,td{border-bottom:1px solid #eaecf0;padding:4px 10px;text-align:left}
+th{font-size:12px;color:#5c6370;border-bottom:1px solid #d8dbe0;vertical-align:bottom}
+td.num,th.num{text-align:right} td.date,td.num{font-family:Menlo,Consolas,monospace;white-space:nowrap}
+td.id{font-weight:bold;white-space:nowrap}
+tr.quiet td{color:#667085} tr.quiet td.id{font-weight:normal} td.none,tr.quiet td.none{color:#c0c5cf}
+tr.group-start td{border-top:2px solid #d0d5dd}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}
-.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
-svg text{font-size:11px;font-family:inherit}
+.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle;border:1px solid #d0d5dd}
+.note{color:#5c6370;font-size:12px}
+svg text{font-size:11px;font-family:Helvetica,Arial,sans-serif;fill:#344054}
 """
 
 
@@ -181,21 +188,25 @@ def timeline_svg(report: BacktestReport) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
         f'viewBox="0 0 {width:.0f} {height}" role="img" aria-label="Status timeline per facility and covenant">'
     ]
-    last_label = None
-    for i, d in enumerate(dates):  # a tick at the first test date of each quarter
+    last_label, last_text_x = None, None
+    for i, d in enumerate(dates):  # a tick at the first test date of each quarter, labelled where there is room
         label = (d.year, (d.month - 1) // 3)
         if label != last_label:
             x = LABEL_W + i * cell
-            parts.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height}" stroke="#ccc"/>')
-            parts.append(f'<text x="{x + 2:.1f}" y="{TOP - 10}">{d.isoformat()[:7]}</text>')
+            parts.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height}" stroke="#d0d5dd"/>')
+            if last_text_x is None or x - last_text_x >= TICK_GAP:
+                parts.append(f'<text x="{x + 2:.1f}" y="{TOP - 10}">{d.isoformat()[:7]}</text>')
+                last_text_x = x
             last_label = label
     for row, (fid, cid) in enumerate(pairs):
         y = TOP + row * ROW_H
+        if row and pairs[row - 1][0] != fid:  # a rule between facilities
+            parts.append(f'<line x1="0" y1="{y}" x2="{width:.0f}" y2="{y}" stroke="#98a2b3" stroke-width="0.6"/>')
         parts.append(f'<text x="4" y="{y + 12}">{e(fid)} · {e(cid)}</text>')
         for start, length, status in _runs(report.timeline.statuses[(fid, cid)]):
             x = LABEL_W + start * cell
             end = dates[start + length - 1]
-            label = STATUS_LABEL.get(status, "not evaluated") if status else "not evaluated"
+            label = HTML_LABEL.get(status, status)
             parts.append(
                 f'<rect x="{x:.1f}" y="{y + 2}" width="{cell * length:.1f}" height="{ROW_H - 4}" '
                 f'fill="{COLOURS.get(status, "#ffffff")}"><title>{e(fid)} {e(cid)}: {e(label)} '
@@ -206,27 +217,39 @@ def timeline_svg(report: BacktestReport) -> str:
 
 
 def _summary_rows(report: BacktestReport) -> str:
+    """One row per pair; pairs that never warned nor breached are muted, a rule between facilities."""
     e = html_escape
     rows = []
+    previous = None
     for h in report.histories:
-        cells = [
-            e(h.facility_id), e(report.borrowers.get(h.facility_id, "")), e(h.covenant_id),
-            _iso(h.first_warning), _iso(h.first_breach), _iso(h.first_cured),
-            f"{_iso(h.early_warning)} {('(' + e(h.early_warning_by) + ')') if h.early_warning_by else ''}".strip(),
-        ]
+        dates = [_iso(h.first_warning), _iso(h.first_breach), _iso(h.first_cured)]
+        early = f"{_iso(h.early_warning)} {('(' + e(h.early_warning_by) + ')') if h.early_warning_by else ''}".strip()
         lead = "" if h.lead_days is None else str(h.lead_days)
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + f'<td class="num">{lead}</td></tr>')
+        classes = [c for c in ("group-start" if previous not in (None, h.facility_id) else "",
+                               "" if _eventful(h) else "quiet") if c]
+        cells = [
+            f'<td class="id">{e(h.facility_id)}</td>', f"<td>{e(report.borrowers.get(h.facility_id, ''))}</td>",
+            f"<td>{e(h.covenant_id)}</td>",
+            *(f'<td class="date">{d}</td>' if d else '<td class="none">—</td>' for d in dates),
+            f'<td class="date">{early}</td>' if early else '<td class="none">—</td>',
+            f'<td class="num">{lead}</td>' if lead else '<td class="num none">—</td>',
+        ]
+        attr = f' class="{" ".join(classes)}"' if classes else ""
+        rows.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
+        previous = h.facility_id
     return "\n".join(rows)
 
 
 def backtest_html(report: BacktestReport) -> str:
     e = html_escape
     legend = "".join(
-        f'<span><i style="background:{COLOURS[s]}"></i>{e(STATUS_LABEL[s])}</span>' for s in ("ok", "warning", "breach", "no_data")
+        f'<span><i style="background:{COLOURS[s]}"></i>{e(HTML_LABEL[s])}</span>'
+        for s in ("ok", "warning", "breach", "no_data", None)
     )
     title = f"Covenant back-test {report.start} to {report.end} (every {report.every})"
     head = "".join(f"<th>{h}</th>" for h in ("Facility", "Borrower", "Covenant", "First warning", "First breach",
-                                               "First cured", "Early warning", "Lead (days)"))
+                                               "First cured", "Early warning")) + '<th class="num">Lead (days)</th>'
+    quiet = sum(1 for h in report.histories if not _eventful(h))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -236,7 +259,7 @@ def backtest_html(report: BacktestReport) -> str:
 </head>
 <body>
 <h1>{e(title)}</h1>
-<p>{e(headline(report))}</p>
+<p class="headline">{e(headline(report))}</p>
 <h2>Status timeline</h2>
 <p class="legend">{legend}</p>
 {timeline_svg(report)}
@@ -247,6 +270,7 @@ def backtest_html(report: BacktestReport) -> str:
 {_summary_rows(report)}
 </tbody>
 </table>
+<p class="note">Greyed rows: {quiet} pair(s) that never warned nor breached. Lead: days from the early warning to the first breach.</p>
 </body>
 </html>
 """
