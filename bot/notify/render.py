@@ -102,7 +102,14 @@ def format_value(metric: str, value: Decimal | None, currency: str = "") -> str:
         return f"{currency} {format_number(value, 0)}".strip()
     if metric in _DAYS:
         return f"{format_number(value, 0)} days"
-    return format_number(value)
+    return format_plain(value)
+
+
+def format_plain(value: Decimal) -> str:
+    """An expression's value, in no known unit: grouped, two decimals (four below 0.1, so a small
+    ratio does not show as 0.00), so values and thresholds line up (``0.82`` against ``1.00``)."""
+    places = "0.01" if value == 0 or abs(value) >= Decimal("0.1") else "0.0001"
+    return f"{_quantized(value, places):,f}"
 
 
 def format_threshold(metric: str, threshold: Threshold | None, currency: str = "") -> str:

@@ -212,7 +212,7 @@ def test_values_are_shown_in_the_metrics_unit():
     ltv = slack_visible(render_slack(*alert(covenant=LTV, value="0.8215", metric="ltv")))
     assert "82.2 %" in ltv and "≤ 70.0 %" in ltv and "-17.4 %" in ltv
     cover = slack_visible(render_slack(*alert(covenant=CRYPTO, value="1.2")))
-    assert "1.2 against ≥ 1.5" in cover  # an expression: a plain number
+    assert "1.20 against ≥ 1.50" in cover  # an expression: a plain number
 
 
 def test_a_message_without_trend_explanation_or_outlook_leaves_them_out():
@@ -323,7 +323,7 @@ def test_grouped_lines_are_worst_first_by_severity_then_headroom():
     lines = section_lines(render_slack_group(btc_crash(), "#credit-alerts"))
     # crypto-cover is critical, LTV high: every crypto line first; breaches before warnings;
     # the least headroom (1.10 against 1.50) leads.
-    assert lines[0].startswith(":red_circle: *MINER-000*") and "1.1 vs ≥ 1.5" in lines[0]
+    assert lines[0].startswith(":red_circle: *MINER-000*") and "1.10 vs ≥ 1.50" in lines[0]
     assert all("Crypto cover" in line for line in lines[:28])
     assert all("Maximum LTV" in line for line in lines[28:])
     statuses = [line.split()[0] for line in lines[:28]]
@@ -508,3 +508,8 @@ def test_headroom_and_values_are_formatted_for_lenders():
     assert format_value("days_since_period_end", Decimal("136"), "USD") == "136 days"
     assert format_value("dscr_ttm", None) == "no data"
     assert json.dumps(format_value("cfads_ttm", Decimal("-1250000"), "EUR")) == '"EUR -1,250,000"'
+    # an expression has no known unit: two decimals, so value and threshold line up
+    assert format_value("cash / (debt_service_ttm / 4)", Decimal("0.8201")) == "0.82"
+    assert format_value("crypto_value / outstanding", Decimal("1.5")) == "1.50"
+    assert format_value("x", Decimal("0.0123")) == "0.0123"
+    assert format_value("x", Decimal("1234567.891")) == "1,234,567.89"
