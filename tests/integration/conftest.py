@@ -22,6 +22,14 @@ from bot.store.tables import ALL_TABLES
 PG_URL = os.environ.get("COVBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pg_where() -> str:
+    """host:port/database of the test server, for skip reasons (never a password)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(PG_URL)
+    return f"{u.host or '127.0.0.1'}:{u.port or 5432}/{u.database or ''}"
+
+
 def _psycopg_conninfo() -> str:
     from sqlalchemy.engine import make_url
 
@@ -88,7 +96,7 @@ def database(request, tmp_path: Path):
         return
     reason = postgres_unreachable()
     if reason:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {reason}")
+        pytest.skip(f"PostgreSQL at {pg_where()} is unreachable: {reason}")
     schema = f"covbot_test_{uuid.uuid4().hex[:16]}"
     _admin(f'CREATE SCHEMA "{schema}"')
     db = Database("postgresql", PG_URL, {"options": f"-csearch_path={schema}"})

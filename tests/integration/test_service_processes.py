@@ -106,11 +106,11 @@ def test_sqlite_second_instance_refuses_to_start(tmp_path: Path, csv_folder):
 
 @pytest.fixture
 def pg_url():
-    from tests.integration.conftest import _admin, postgres_unreachable, PG_URL
+    from tests.integration.conftest import PG_URL, _admin, pg_where, postgres_unreachable
 
     reason = postgres_unreachable()
     if reason:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {reason}")
+        pytest.skip(f"PostgreSQL at {pg_where()} is unreachable: {reason}")
     schema = f"covbot_svc_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE SCHEMA "{schema}"')
     try:
