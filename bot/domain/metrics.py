@@ -107,6 +107,17 @@ def holdings_at(crypto: Collection[CryptoHolding], as_of: date) -> dict[str, Cry
     return latest
 
 
+def _ratio(numerator: Value, denominator: Value, when_zero: str) -> Value:
+    """numerator / denominator; a part without data passes its reason on (numerator first; the
+    only part that can lack data in practice is the collateral or crypto side), 0 → ``when_zero``."""
+    for part in (numerator, denominator):
+        if isinstance(part, NoData):
+            return part
+    if denominator == 0:
+        return NoData(when_zero)
+    return divide(numerator, denominator)
+
+
 def crypto_shortfall(asset: str, missing: NoFreshPrice) -> str:
     return f"{asset} is pledged but has no fresh price: {missing.reason}"
 
@@ -242,25 +253,11 @@ class _Facility:
 
     @_once
     def ltv(self) -> Value:
-        collateral, outstanding = self.collateral_value, self.outstanding
-        if isinstance(collateral, NoData):
-            return collateral
-        if isinstance(outstanding, NoData):  # pragma: no cover - outstanding always has a value
-            return outstanding
-        if collateral == 0:
-            return NoData("no collateral")
-        return divide(outstanding, collateral)
+        return _ratio(self.outstanding, self.collateral_value, "no collateral")
 
     @_once
     def crypto_coverage(self) -> Value:
-        crypto, outstanding = self.crypto_value, self.outstanding
-        if isinstance(crypto, NoData):
-            return crypto
-        if isinstance(outstanding, NoData):  # pragma: no cover - outstanding always has a value
-            return outstanding
-        if outstanding == 0:
-            return NoData("nothing outstanding")
-        return divide(crypto, outstanding)
+        return _ratio(self.crypto_value, self.outstanding, "nothing outstanding")
 
     # forward-looking
     @_once

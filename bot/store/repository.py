@@ -14,7 +14,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Iterable, Iterator
 
-from sqlalchemy import Date, Table, Text, and_, bindparam, func, insert, select
+from sqlalchemy import Date, Table, Text, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain.model import (
