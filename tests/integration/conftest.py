@@ -232,3 +232,15 @@ def demo_db(tmp_path_factory):
         result = CliRunner().invoke(app, ["import", str(demo)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         yield folder
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    """An isolated covbot for CLI tests: its own SQLite file and outbox folder under tmp_path, no
+    `.env`, no Slack token and no mail server (messages go to files)."""
+    monkeypatch.setenv("COVBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'covbot.db'}")
+    monkeypatch.setenv("COVBOT_ENV_FILE", "/dev/null")
+    monkeypatch.setenv("COVBOT_OUTBOX_DIR", str(tmp_path / "out"))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    return tmp_path

@@ -16,16 +16,11 @@ RULES = Path(__file__).resolve().parents[2] / "bench" / "rules"
 
 
 @pytest.fixture()
-def book(tmp_path, monkeypatch):
-    monkeypatch.setenv("COVBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'covbot.db'}")
-    monkeypatch.setenv("COVBOT_ENV_FILE", "/dev/null")
-    monkeypatch.setenv("COVBOT_OUTBOX_DIR", str(tmp_path / "out"))
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    monkeypatch.delenv("SMTP_HOST", raising=False)
-    write_portfolio(tmp_path / "book", 45)
-    imported = CliRunner().invoke(app, ["import", str(tmp_path / "book")], catch_exceptions=False)
+def book(env):
+    write_portfolio(env / "book", 45)
+    imported = CliRunner().invoke(app, ["import", str(env / "book")], catch_exceptions=False)
     assert imported.exit_code == 0, imported.output
-    return tmp_path
+    return env
 
 
 def _check(*extra: str):

@@ -26,16 +26,6 @@ RULES = ROOT / "rules"
 AS_OF = "2026-11-20"
 
 
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("COVBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'covbot.db'}")
-    monkeypatch.setenv("COVBOT_ENV_FILE", "/dev/null")
-    monkeypatch.setenv("COVBOT_OUTBOX_DIR", str(tmp_path / "out"))
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    monkeypatch.delenv("SMTP_HOST", raising=False)
-    return tmp_path
-
-
 def run(*args) -> object:
     return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 

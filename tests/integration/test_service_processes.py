@@ -19,28 +19,12 @@ from sqlalchemy import text
 from bot.services import import_data
 from bot.store.db import make_engine
 from tests.fakes.slack_api import FakeSlackApi
+from tests.support.service import ONE_COVENANT_RULES, wait_for
 
 pytestmark = pytest.mark.slow
 
-RULES = """\
-covenants:
-  - id: max-outstanding
-    metric: outstanding
-    must_be: "<= 1"
-    severity: high
-    notify: {slack: ["#credit-alerts"]}
-"""
+RULES = ONE_COVENANT_RULES
 COVBOT = [sys.executable, "-m", "bot"]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def base_env(tmp_path: Path, url: str) -> dict[str, str]:

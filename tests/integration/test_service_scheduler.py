@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -16,17 +15,11 @@ from typer.testing import CliRunner
 
 from bot.config import load_settings
 from bot.service.scheduler import Service
+from tests.support.service import ONE_COVENANT_RULES, wait_for
 
 UTC = timezone.utc
 
-RULES = """\
-covenants:
-  - id: max-outstanding
-    metric: outstanding
-    must_be: "<= 1"
-    severity: high
-    notify: {slack: ["#credit-alerts"]}
-"""
+RULES = ONE_COVENANT_RULES
 EXTRA = """\
 covenants:
   - id: min-commitment
@@ -39,16 +32,6 @@ covenants:
     metric: commitment
     must_bee: ">= 1"
 """
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
