@@ -12,19 +12,10 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Column, Date, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import DecimalText, KeyText, UTCDateTime
+from bot.store.types import DecimalText, KeyText, UTCDateTime, optional_text, optional_when, optional_day
 
 
-def _text(nullable: bool = True, **kw):
-    return Field(default=None, sa_column=Column(Text(), nullable=nullable, **kw))
 
-
-def _when(nullable: bool = True):
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
-
-
-def _day(nullable: bool = True):
-    return Field(default=None, sa_column=Column(Date(), nullable=nullable))
 
 
 class AlertStateRow(SQLModel, table=True):
@@ -35,21 +26,21 @@ class AlertStateRow(SQLModel, table=True):
     facility_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
     covenant_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
     state: str = Field(sa_column=Column(Text(), nullable=False))
-    status: str | None = _text()
-    alert_status: str | None = _text()
-    candidate_status: str | None = _text()
+    status: str | None = optional_text()
+    alert_status: str | None = optional_text()
+    candidate_status: str | None = optional_text()
     candidate_count: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
-    as_of: dt.date | None = _day()
-    fired_at: dt.datetime | None = _when()
-    breach_since: dt.date | None = _day()
-    last_notified_at: dt.datetime | None = _when()
+    as_of: dt.date | None = optional_day()
+    fired_at: dt.datetime | None = optional_when()
+    breach_since: dt.date | None = optional_day()
+    last_notified_at: dt.datetime | None = optional_when()
     eod_sent: bool = Field(default=False, sa_column=Column(Boolean(), nullable=False))
     waived: bool = Field(default=False, sa_column=Column(Boolean(), nullable=False))
-    waived_until: dt.date | None = _day()
+    waived_until: dt.date | None = optional_day()
     last_value: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
-    threshold: str | None = _text()
+    threshold: str | None = optional_text()
     headroom: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
-    updated_at: dt.datetime | None = _when()
+    updated_at: dt.datetime | None = optional_when()
 
 
 class WaiverRow(SQLModel, table=True):
@@ -65,8 +56,8 @@ class WaiverRow(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text(), nullable=False))
     granted_by: str = Field(sa_column=Column(Text(), nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    withdrawn_at: dt.datetime | None = _when()
-    withdrawn_by: str | None = _text()
+    withdrawn_at: dt.datetime | None = optional_when()
+    withdrawn_by: str | None = optional_text()
 
 
 class AuditRow(SQLModel, table=True):
@@ -83,11 +74,11 @@ class AuditRow(SQLModel, table=True):
     facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
     covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
     kind: str = Field(sa_column=Column(Text(), nullable=False))
-    as_of: dt.date | None = _day()
-    status: str | None = _text()
-    actor: str | None = _text()
-    notification_id: str | None = _text()
-    detail: str | None = _text()
+    as_of: dt.date | None = optional_day()
+    status: str | None = optional_text()
+    actor: str | None = optional_text()
+    notification_id: str | None = optional_text()
+    detail: str | None = optional_text()
 
 
 class OutboxRow(SQLModel, table=True):
@@ -104,7 +95,7 @@ class OutboxRow(SQLModel, table=True):
     transport: str = Field(sa_column=Column(Text(), nullable=False))  # slack | email
     route: str = Field(sa_column=Column(Text(), nullable=False))  # #channel / channel id / addresses
     kind: str = Field(sa_column=Column(Text(), nullable=False))  # alert, alert_group, digest, ...
-    thread_role: str | None = _text()  # slack only: start | reply | None (not threaded)
+    thread_role: str | None = optional_text()  # slack only: start | reply | None (not threaded)
     facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
     covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
     payload: str = Field(sa_column=Column(Text(), nullable=False))
@@ -112,12 +103,12 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    last_attempt_at: dt.datetime | None = _when()
-    sent_at: dt.datetime | None = _when()
-    sent_via: str | None = _text()  # slack | smtp | file
-    last_error: str | None = _text()
-    channel_id: str | None = _text()
-    ts: str | None = _text()
+    last_attempt_at: dt.datetime | None = optional_when()
+    sent_at: dt.datetime | None = optional_when()
+    sent_via: str | None = optional_text()  # slack | smtp | file
+    last_error: str | None = optional_text()
+    channel_id: str | None = optional_text()
+    ts: str | None = optional_text()
 
 
 class SlackThreadRow(SQLModel, table=True):

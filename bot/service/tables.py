@@ -13,15 +13,9 @@ from sqlalchemy import Column, Engine, Integer, Text, text
 from sqlmodel import Field, Session, SQLModel
 
 from bot.store.db import session_scope
-from bot.store.types import KeyText, UTCDateTime
+from bot.store.types import KeyText, UTCDateTime, optional_text, optional_when
 
 
-def _text(nullable: bool = True):
-    return Field(default=None, sa_column=Column(Text(), nullable=nullable))
-
-
-def _when(nullable: bool = True):
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 class SlotRow(SQLModel, table=True):
@@ -34,8 +28,8 @@ class SlotRow(SQLModel, table=True):
     state: str = Field(sa_column=Column(Text(), nullable=False))  # running | ok | failed
     instance: str = Field(sa_column=Column(Text(), nullable=False))
     claimed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: dt.datetime | None = _when()
-    error: str | None = _text()
+    finished_at: dt.datetime | None = optional_when()
+    error: str | None = optional_text()
 
 
 class JobRow(SQLModel, table=True):
@@ -44,13 +38,13 @@ class JobRow(SQLModel, table=True):
     __tablename__ = "service_jobs"
 
     job: str = Field(sa_column=Column(KeyText(), primary_key=True))
-    last_started_at: dt.datetime | None = _when()
-    last_finished_at: dt.datetime | None = _when()
-    last_state: str | None = _text()  # ok | failed
-    last_error: str | None = _text()
-    last_error_at: dt.datetime | None = _when()
-    next_run_at: dt.datetime | None = _when()
-    instance: str | None = _text()
+    last_started_at: dt.datetime | None = optional_when()
+    last_finished_at: dt.datetime | None = optional_when()
+    last_state: str | None = optional_text()  # ok | failed
+    last_error: str | None = optional_text()
+    last_error_at: dt.datetime | None = optional_when()
+    next_run_at: dt.datetime | None = optional_when()
+    instance: str | None = optional_text()
 
 
 class InstanceRow(SQLModel, table=True):
@@ -63,11 +57,11 @@ class InstanceRow(SQLModel, table=True):
     pid: int = Field(sa_column=Column(Integer(), nullable=False))
     started_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     heartbeat_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    stopped_at: dt.datetime | None = _when()
-    rules_path: str | None = _text()
-    rules_files: str | None = _text()  # JSON list
-    rules_digest: str | None = _text()
-    rules_loaded_at: dt.datetime | None = _when()
+    stopped_at: dt.datetime | None = optional_when()
+    rules_path: str | None = optional_text()
+    rules_files: str | None = optional_text()  # JSON list
+    rules_digest: str | None = optional_text()
+    rules_loaded_at: dt.datetime | None = optional_when()
 
 
 class LeaderRow(SQLModel, table=True):

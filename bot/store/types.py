@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import Column, Date, DateTime, Text
+from sqlmodel import Field
 from sqlalchemy.types import TypeDecorator
 
 
@@ -66,3 +67,17 @@ def KeyText() -> Text:
     and range scans agree with Python's ``sorted`` whatever the database's locale.
     """
     return Text().with_variant(Text(collation="C"), "postgresql")
+
+
+# Optional columns of the table models, one way everywhere (a NULL when unknown).
+def optional_text():
+    return Field(default=None, sa_column=Column(Text(), nullable=True))
+
+
+def optional_when():
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+def optional_day():
+    return Field(default=None, sa_column=Column(Date(), nullable=True))
+
