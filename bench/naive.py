@@ -27,7 +27,7 @@ from bot.domain.evaluation import evaluate_facility
 from bot.domain.market import Market
 from bot.domain.model import Balance, CryptoHolding, Facility, FacilityData, FinancialPeriod, GpuLot, Price, PriceBook
 from bot.domain.shocks import NO_SHOCKS
-from bot.rules import load_rules
+from bot.rulefiles.loader import load_rules
 from bot.store.db import open_database
 from bot.store.tables import BalanceRow, CryptoRow, FacilityRow, FinancialRow, GpuLotRow, PriceRow
 

@@ -82,7 +82,7 @@ def import_cmd(
     path: str = typer.Argument(..., help="A folder of CSV files in the interchange contract (or one CSV file)."),
 ) -> None:
     """Load CSV files into the database (all or nothing; re-importing is idempotent)."""
-    from bot import services
+    from bot.usecases import check as services
     from bot.render.imports import ProgressReporter, render_summary
 
     settings = load_settings()
@@ -105,7 +105,7 @@ def check(
     dry_run: bool = typer.Option(False, "--dry-run", help="Store nothing and send nothing."),
 ) -> None:
     """Evaluate every covenant against every facility it applies to at the test date."""
-    from bot import services
+    from bot.usecases import check as services
     from bot.domain.results import SEVERITY_ORDER
     from bot.render.console import results_json, results_table, summary_line
 
@@ -171,7 +171,7 @@ def explain(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
 ) -> None:
     """Show the inputs behind every metric of one facility: quarters, marks, prices."""
-    from bot import services
+    from bot.usecases import check as services
     from bot.render.explain import render_explanation
 
     settings = load_settings()
@@ -186,7 +186,7 @@ def rules_validate(
     path: Optional[str] = typer.Argument(None, help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
 ) -> None:
     """Check rule files; exit 0 when valid, 2 with every problem as file:line:column."""
-    from bot import services
+    from bot.usecases import check as services
 
     settings = load_settings()
     ruleset = services.load_ruleset(settings, path)
@@ -202,7 +202,7 @@ def rules_test(
     files: list[str] = typer.Argument(..., help="Rule test files (YAML)."),
 ) -> None:
     """Run rule unit tests: data, test dates and the statuses you expect."""
-    from bot.ruletests import run_rule_tests, render_rule_test_report
+    from bot.usecases.ruletests import run_rule_tests, render_rule_test_report
 
     report = run_rule_tests(files)
     render_rule_test_report(make_console(), report)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 
 def _session(settings):
-    from bot.services import open_engine
+    from bot.usecases.check import open_engine
     from bot.store.db import session_scope
 
     return session_scope(open_engine(settings))
@@ -287,7 +287,7 @@ def register(app: typer.Typer) -> None:
 def _unknown_covenant(settings, rules: str | None, covenant_id: str) -> list[str]:
     from pathlib import Path
 
-    from bot.services import load_ruleset
+    from bot.usecases.check import load_ruleset
 
     if rules is None and not Path(settings.rules).exists():
         return []  # no rule set at hand to check against

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-evaluate every covenant at the test date under stress scenarios (crypto, rent, GPU values)."""
         from bot.render.stress import render_stress, stress_json
-        from bot.stress_service import run_stress
+        from bot.usecases.stress import run_stress
 
         report = run_stress(
             load_settings(), rules_path=rules, as_of=_as_of(as_of),
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         output: Optional[str] = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
     ) -> None:
         """Evaluate covenants point in time at each date: first warning, breach, cure, and the lead time."""
-        from bot.backtest import run_backtest
+        from bot.usecases.backtest import run_backtest
         from bot.render.backtest import DateProgress, backtest_csv, backtest_html, backtest_json, render_backtest
 
         settings = load_settings()

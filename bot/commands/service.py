@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
             None, "--metrics-port", help="Serve Prometheus /metrics and /healthz on 127.0.0.1 at this port."),
     ) -> None:
         """Run the service: scheduled evaluations, digests, outbox delivery, inbox and hot reload of rules."""
-        from bot.service.logging import configure_logging
-        from bot.service.metrics import serve
-        from bot.service.scheduler import Service
+        from bot.daemon.logging import configure_logging
+        from bot.daemon.metrics import serve
+        from bot.daemon.scheduler import Service
 
         settings = load_settings()
         configure_logging(settings.log_format, settings.log_level)
@@ -78,9 +78,9 @@ def register(app: typer.Typer) -> None:
         pid: Optional[int] = typer.Option(None, "--pid", help="Ask about the covbot run with this process id (default: the one on this host)."),
     ) -> None:
         """Show the service: last and next run of each job, the live rule set, the outbox and the leader."""
-        from bot import services
+        from bot.usecases import check as services
         from bot.dates import utc_now
-        from bot.service.status import service_status
+        from bot.daemon.status import service_status
 
         report = service_status(services.open_engine(load_settings()), utc_now(), pid=pid)
         if fmt is StatusFormat.json:

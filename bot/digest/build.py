@@ -1,7 +1,7 @@
 """The digest use case: evaluate, load what the digest needs from the store, build the model.
 
 Statuses at T, at the four previous quarter ends and at the last digest's test date all come from
-the engine (``bot.services.iter_evaluations``), so a digest works on a database where no check was
+the engine (``bot.usecases.check.iter_evaluations``), so a digest works on a database where no check was
 ever stored; only the age of an open breach reads stored results.
 """
 
@@ -24,14 +24,14 @@ QUARTERS = 4
 
 def build_digest(settings: Settings, *, rules_path: str | None, as_of: date, now: datetime | None = None) -> Digest:
     """The digest of the stored portfolio at ``as_of`` under the rule files."""
-    from bot import services
+    from bot.usecases import check as services
 
     ruleset = services.load_ruleset(settings, rules_path)
     return digest_from_engine(services.open_engine(settings), ruleset, as_of, now or utc_now())
 
 
 def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: datetime) -> Digest:
-    from bot.services import iter_evaluations
+    from bot.usecases.check import iter_evaluations
     from bot.store.db import session_scope
     from bot.store.repository import load_price_book
 
@@ -77,7 +77,7 @@ def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: date
 
 def record_digest(settings: Settings, digest: Digest, sent_at: datetime | None = None) -> int:
     """Remember that a digest for ``digest.as_of`` was produced (and sent, when ``sent_at``)."""
-    from bot import services
+    from bot.usecases import check as services
     from bot.store.db import session_scope
 
     with session_scope(services.open_engine(settings)) as session:

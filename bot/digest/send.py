@@ -46,7 +46,7 @@ def queue_digest(settings: Settings, digest: Digest, now: datetime, engine=None)
 
     ``engine``: the database to use (default: the one of ``settings``).
     """
-    from bot import services
+    from bot.usecases import check as services
     from bot.digest.render import render_email
     from bot.digest.slack import render_slack
     from bot.digest.store import record_digest_run

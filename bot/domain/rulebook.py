@@ -1,6 +1,6 @@
 """A validated rule set: covenants, valuation and forecast settings, stress scenarios.
 
-Produced by ``bot.rules`` (the loader) from YAML; consumed by evaluation. Pure data.
+Produced by ``bot.rulefiles.loader`` from YAML; consumed by evaluation. Pure data.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from bot.backtest import BacktestReport
+from bot.usecases.backtest import BacktestReport
 from bot.domain.backtest import PairHistory
 
 # The digest's palette, so a status has one colour across covbot's pages; None: not evaluated.

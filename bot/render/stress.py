@@ -13,7 +13,7 @@ from rich.table import Table
 from bot.domain.market import Deflation
 from bot.domain.stress import ScenarioSummary, StressRow, describe_shocks, row_key
 from bot.render.console import STATUS_LABEL, STATUS_STYLE, human_number, human_percent
-from bot.stress_service import StressReport
+from bot.usecases.stress import StressReport
 
 DOUBLE = "double leverage"
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.generate import AS_OF, write_portfolio
-from bot import check_pool
+from bot.usecases import check_pool
 from bot.cli import app
 
 RULES = Path(__file__).resolve().parents[2] / "bench" / "rules"

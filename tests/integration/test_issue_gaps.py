@@ -222,8 +222,8 @@ def _stored_covenants(engine, run_id) -> set[str]:
 def test_hot_reload_the_next_evaluation_stores_the_edited_rules_and_a_broken_edit_keeps_them(
         tmp_path, monkeypatch, csv_folder):
     from bot.config import load_settings
-    from bot.services import import_data
-    from bot.service.scheduler import Service
+    from bot.usecases.check import import_data
+    from bot.daemon.scheduler import Service
 
     monkeypatch.setenv("COVBOT_ENV_FILE", os.devnull)
     rules = tmp_path / "rules"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.services import import_data
+from bot.usecases.check import import_data
 from bot.store.db import make_engine
 from tests.fakes.slack_api import FakeSlackApi
 from tests.support.service import ONE_COVENANT_RULES, wait_for

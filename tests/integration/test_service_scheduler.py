@@ -14,7 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.config import load_settings
-from bot.service.scheduler import Service
+from bot.daemon.scheduler import Service
 from tests.support.service import ONE_COVENANT_RULES, wait_for
 
 UTC = timezone.utc

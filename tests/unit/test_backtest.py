@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.backtest import BacktestReport
+from bot.usecases.backtest import BacktestReport
 from bot.domain.backtest import (
     BacktestInputError,
     Timeline,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.domain.rulebook import DEFAULT_LIFE, ModelLife
 from bot.domain.thresholds import Threshold
 from bot.errors import RuleFileError
-from bot.rules import load_rules, validate_rules
+from bot.rulefiles.loader import load_rules, validate_rules
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 import bot.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 import bot.alerts.tables  # noqa: F401  (alert, waiver, audit and outbox tables)
 import bot.digest.tables  # noqa: F401  (digest runs)
-import bot.service.tables  # noqa: F401  (service slots, jobs, instances, leader)
+import bot.daemon.tables  # noqa: F401  (service slots, jobs, instances, leader)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,6 +1,6 @@
 """Service: evaluated slots, job records, running instances, the leader, rule-set notices.
 
-Tables as in bot/service/tables.py. (Chained after 0004_digest, which landed first.)
+Tables as in bot/daemon/tables.py. (Chained after 0004_digest, which landed first.)
 
 Revision ID: 0004
 Revises: 0003

@@ -71,7 +71,7 @@ def _move_failed(drop: Path, inbox: Path, error: str, now: datetime) -> Path:
 
 def process_drop(settings: Settings, drop: Path, inbox: Path, now: datetime) -> DropOutcome:
     """Import one drop (all or nothing) and move it to done/ or failed/."""
-    from bot.services import import_data
+    from bot.usecases.check import import_data
 
     try:
         summary = import_data(settings, drop)

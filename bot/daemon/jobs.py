@@ -13,7 +13,7 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from bot.errors import CovbotError
-from bot.service.tables import JobRow, write_scope
+from bot.daemon.tables import JobRow, write_scope
 
 log = logging.getLogger("covbot.jobs")
 

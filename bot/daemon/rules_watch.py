@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Settings
 from bot.domain.rulebook import RuleSet
 from bot.errors import Problem, RuleFileError
-from bot.rules import load_rules, rule_files
-from bot.service.tables import RulesNoticeRow, write_scope
+from bot.rulefiles.loader import load_rules, rule_files
+from bot.daemon.tables import RulesNoticeRow, write_scope
 
 log = logging.getLogger("covbot.rules")
 

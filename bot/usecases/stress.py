@@ -30,7 +30,7 @@ from bot.domain.stress import (
     summarize,
 )
 from bot.errors import UsageError
-from bot.services import load_ruleset, open_engine
+from bot.usecases.check import load_ruleset, open_engine
 
 
 @dataclass

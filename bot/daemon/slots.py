@@ -17,7 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.service.tables import SlotRow, write_scope
+from bot.daemon.tables import SlotRow, write_scope
 from bot.store.db import session_scope
 
 # Look back this far for the latest fire time, widening until one is found (a yearly cron at most).

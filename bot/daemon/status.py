@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from bot.service.leader import LEADER_NAME
-from bot.service.tables import InstanceRow, JobRow, LeaderRow
+from bot.daemon.leader import LEADER_NAME
+from bot.daemon.tables import InstanceRow, JobRow, LeaderRow
 from bot.store.db import session_scope
 
 STALE_AFTER = timedelta(seconds=30)  # a heartbeat older than this: that process is gone

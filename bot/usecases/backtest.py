@@ -22,7 +22,7 @@ from bot.domain.backtest import (
 )
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
-from bot.services import load_ruleset, open_engine
+from bot.usecases.check import load_ruleset, open_engine
 
 
 @dataclass

@@ -21,7 +21,7 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def load_ruleset(settings: Settings, rules_path: str | None) -> RuleSet:
-    from bot.rules import load_rules
+    from bot.rulefiles.loader import load_rules
 
     path = rules_path or settings.rules
     if not Path(path).exists():
@@ -184,7 +184,7 @@ def stream_check(
     transaction as the reads. Returns the run id (None for a dry run). Sends nothing.
 
     With ``rendered``, a dry run of a whole book of at least ``check_pool.MIN_FACILITIES``
-    facilities is evaluated on every available CPU (``bot.check_pool``) and handed over rendered,
+    facilities is evaluated on every available CPU (``bot.usecases.check_pool``) and handed over rendered,
     in the same order, instead of through ``on_result``."""
     from bot.store.db import session_scope
     from bot.store.repository import save_evaluation
@@ -215,7 +215,7 @@ def stream_check(
 def _dry_run_in_parallel(settings: Settings, engine, ruleset: RuleSet, as_of: date,
                          covenant_ids: Iterable[str] | None, rendered: RenderedRows) -> bool:
     """Run the dry run on worker processes; False (nothing done) for a small book or one CPU."""
-    from bot import check_pool
+    from bot.usecases import check_pool
     from bot.store.db import session_scope
     from bot.store.repository import count_facilities, facility_id_ranges
 

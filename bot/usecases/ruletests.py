@@ -216,7 +216,7 @@ def _run_file(test: TestFile, report: RuleTestReport) -> None:
     from bot.domain.market import Market
     from bot.domain.shocks import NO_SHOCKS
     from bot.imports import import_directory
-    from bot.rules import load_rules
+    from bot.rulefiles.loader import load_rules
     from bot.store.db import open_database, session_scope
     from bot.store.repository import load_facilities, load_price_book
 

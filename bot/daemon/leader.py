@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from bot.dates import utc_now
 from bot.errors import CovbotError
-from bot.service.tables import InstanceRow, LeaderRow, write_scope
+from bot.daemon.tables import InstanceRow, LeaderRow, write_scope
 
 log = logging.getLogger("covbot.leader")
 LEADER_NAME = "covbot"

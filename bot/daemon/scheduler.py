@@ -32,11 +32,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Settings
 from bot.dates import utc_now
 from bot.errors import UsageError
-from bot.service import leader as leadership
-from bot.service.jobs import JobProblem, run_recorded
-from bot.service.metrics import ServiceMetrics
-from bot.service.rules_watch import RulesWatcher, queue_refusal_notice
-from bot.service.slots import claim_slot, finish_slot, has_slots, latest_slot
+from bot.daemon import leader as leadership
+from bot.daemon.jobs import JobProblem, run_recorded
+from bot.daemon.metrics import ServiceMetrics
+from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
+from bot.daemon.slots import claim_slot, finish_slot, has_slots, latest_slot
 
 log = logging.getLogger("covbot.service")
 
@@ -63,7 +63,7 @@ class Service:
 
     def __init__(self, settings: Settings, rules_path: str | None = None, *,
                  metrics: ServiceMetrics | None = None, clock: Callable[[], datetime] = utc_now):
-        from bot.services import open_engine
+        from bot.usecases.check import open_engine
 
         self.settings = settings
         self.rules_path = rules_path or settings.rules
@@ -110,7 +110,7 @@ class Service:
     def _announce_jobs(self) -> None:
         """Record every job's next run at once, so `covbot status` shows a job (the weekly digest)
         before it has ever run."""
-        from bot.service.jobs import record_job
+        from bot.daemon.jobs import record_job
 
         for job in ("evaluate", "digest", "dispatch", "inbox"):
             if self.scheduler.get_job(job) is None:
@@ -209,7 +209,7 @@ class Service:
 
     def evaluate(self, as_of) -> object:
         """One evaluation with the live rule set (reloaded first if the files changed), then notify."""
-        from bot import services
+        from bot.usecases import check as services
 
         with self._work:
             rules = self.watcher.poll(self.clock())
@@ -249,7 +249,7 @@ class Service:
             log.warning("delivery problems: %s", "; ".join(report.errors[:5]))
 
     def read_inbox(self) -> None:
-        from bot.service.inbox import process_inbox
+        from bot.daemon.inbox import process_inbox
 
         def evaluate_today() -> None:
             self.evaluate(self.clock().astimezone(self.tz).date())

@@ -1,0 +1,1 @@
+"""Use cases: what the command line and the daemon call (check, stress, back-test, rule tests)."""
