@@ -239,6 +239,10 @@ from bot.commands import service as _service  # noqa: E402
 
 _service.register(app)
 
+from bot.commands import slack as _slack  # noqa: E402
+
+_slack.register(app)
+
 
 
 def main() -> None:  # console-script entry point

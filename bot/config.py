@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     group_threshold: int = Field(10, ge=1, alias="COVBOT_GROUP_THRESHOLD")
     slack_min_interval_seconds: float = Field(1.0, ge=0, alias="COVBOT_SLACK_MIN_INTERVAL_SECONDS")
 
+    # acting from Slack (bot/slackapp; DOMAIN.md "Acting from Slack")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_listen: str = Field("127.0.0.1:3000", alias="COVBOT_SLACK_LISTEN")
+    slack_approvers: str = Field("", alias="COVBOT_SLACK_APPROVERS")
+    slack_readers: str = Field("*", alias="COVBOT_SLACK_READERS")
+
     # service
     eval_cron: str = Field("0 6 * * *", alias="COVBOT_EVAL_CRON")
     digest_cron: str = Field("0 7 * * mon", alias="COVBOT_DIGEST_CRON")
@@ -60,11 +67,26 @@ class Settings(BaseSettings):
     log_format: str = Field("text", alias="COVBOT_LOG_FORMAT")
     log_level: str = Field("INFO", alias="COVBOT_LOG_LEVEL")
 
-    @field_validator("slack_bot_token", "smtp_password", "smtp_host", "inbox",
+    @field_validator("slack_bot_token", "smtp_password", "slack_signing_secret", "slack_app_token", "smtp_host", "inbox",
                      "default_slack_channel", "default_email", "smtp_user", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
         return None if v == "" else v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write scope")
+        return v
+
+    @field_validator("slack_listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
+            raise ValueError("COVBOT_SLACK_LISTEN must be HOST:PORT, e.g. 127.0.0.1:3000")
+        return v.strip()
 
     @field_validator("smtp_port", mode="before")
     @classmethod
@@ -118,7 +140,7 @@ def load_settings(**overrides) -> Settings:
         raise UsageError(_describe(exc, env_file)) from None
 
 
-_SECRETS = {"SLACK_BOT_TOKEN", "SMTP_PASSWORD"}
+_SECRETS = {"SLACK_BOT_TOKEN", "SMTP_PASSWORD", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
 
 
 def _describe(exc: ValidationError, env_file: str | None) -> str:

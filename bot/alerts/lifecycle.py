@@ -51,6 +51,7 @@ class AlertState:
     last_value: Decimal | None = None
     threshold: Threshold | None = None
     headroom: Decimal | None = None
+    acknowledged_status: str | None = None  # acknowledged (from Slack) while it had this status
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def _closed(prev: AlertState) -> AlertState:
     return replace(
         prev, state="inactive", alert_status=None, candidate_status=None, candidate_count=0,
         fired_at=None, breach_since=None, eod_sent=False, waived=False, waived_until=None,
+        acknowledged_status=None,
     )
 
 
@@ -195,6 +197,8 @@ def _event_of_default(nxt: AlertState, cure_days: int | None, emit: "_Emitter") 
 def _reminder(nxt: AlertState, every: timedelta | None, now: datetime, emit: "_Emitter") -> AlertState:
     if every is None or nxt.state != "firing" or nxt.waived or nxt.candidate_count:
         return nxt
+    if nxt.acknowledged_status is not None and nxt.acknowledged_status == nxt.alert_status:
+        return nxt  # acknowledged: no reminders until its status changes
     if any(e.notify for e in emit.events) or not emit.wants(nxt.alert_status):
         return nxt
     since = max((t for t in (nxt.last_notified_at, nxt.fired_at) if t is not None), default=None)

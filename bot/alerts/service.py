@@ -185,8 +185,8 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
                                        now=now, alerts=[(e.facility_id, e.covenant_id) for e in group.events])
         else:
             event, ctx = pairs[0]
-            message = render_slack(event, ctx)
             role = "start" if event.kind == "firing" else "reply"
+            message = render_slack(event, ctx, actions=role == "start")  # the thread parent has buttons
             parent = _parent_update(session, run, event, ctx) if role == "reply" else None
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,

@@ -64,6 +64,7 @@ def load_states(session: Session, keys: Iterable[Key] | None = None) -> dict[Key
 
 def _state_of(row: AlertStateRow) -> AlertState:
     values = {name: getattr(row, name) for name in _STATE_FIELDS}
+    values["acknowledged_status"] = row.acknowledged_status  # read here, written by bot.slackapp only
     threshold = Threshold.parse(row.threshold) if row.threshold else None
     return AlertState(row.facility_id, row.covenant_id, threshold=threshold, **values)
 
@@ -83,6 +84,21 @@ def save_states(session: Session, states: Iterable[AlertState], now: datetime) -
         session.execute(insert(AlertStateRow), fresh)
     if changed:
         session.execute(update(AlertStateRow), changed)  # bulk UPDATE by primary key
+    clear_stale_acknowledgements(session)
+
+
+def clear_stale_acknowledgements(session: Session) -> None:
+    """An acknowledgement holds until the alert's status changes (or the alert closes): clear the
+    ones whose status moved on. Set-based, so an acknowledgement that arrived while a check ran is
+    judged against the status that check wrote."""
+    session.execute(
+        update(AlertStateRow)
+        .where(AlertStateRow.acknowledged_at.is_not(None),
+               (AlertStateRow.state != "firing") | AlertStateRow.alert_status.is_(None)
+               | (AlertStateRow.alert_status != AlertStateRow.acknowledged_status))
+        .values(acknowledged_at=None, acknowledged_by=None, acknowledged_user=None, acknowledged_status=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _values_of(state: AlertState, now: datetime) -> dict:
@@ -124,14 +140,15 @@ def current_waivers(session: Session, keys: Iterable[Key] | None = None) -> dict
     return {key: waiver for key, (_, waiver) in out.items()}
 
 
-def grant_waiver(session: Session, waiver: Waiver) -> int:
-    """Store a waiver (it replaces any earlier one of the same alert) and audit it."""
+def grant_waiver(session: Session, waiver: Waiver, *, actor: str | None = None) -> int:
+    """Store a waiver (it replaces any earlier one of the same alert) and audit it (``actor``:
+    who the audit trail names, default the waiver's ``by``)."""
     row = WaiverRow(facility_id=waiver.facility_id, covenant_id=waiver.covenant_id, until=waiver.until,
                     reason=waiver.reason, granted_by=waiver.by, created_at=waiver.created_at)
     session.add(row)
     session.flush()
     audit(session, "waiver_granted", waiver.created_at, waiver.facility_id, waiver.covenant_id,
-          actor=waiver.by, detail=f"until {waiver.until.isoformat()}: {waiver.reason}")
+          actor=actor or waiver.by, detail=f"until {waiver.until.isoformat()}: {waiver.reason}")
     return row.id
 
 

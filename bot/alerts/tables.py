@@ -41,6 +41,11 @@ class AlertStateRow(SQLModel, table=True):
     threshold: str | None = optional_text()
     headroom: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
     updated_at: dt.datetime | None = optional_when()
+    # acknowledged from Slack (bot.slackapp): written only there; cleared once the status changes
+    acknowledged_at: dt.datetime | None = optional_when()
+    acknowledged_by: str | None = optional_text()  # e-mail, or slack:<user id>
+    acknowledged_user: str | None = optional_text()  # Slack user id
+    acknowledged_status: str | None = optional_text()  # the alert's status that was acknowledged
 
 
 class WaiverRow(SQLModel, table=True):

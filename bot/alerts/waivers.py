@@ -12,6 +12,7 @@ from datetime import date, datetime
 from bot.errors import UsageError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_SLACK_USER = re.compile(r"^slack:[UW][A-Z0-9]+$")  # granted from Slack by a user without an e-mail
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def waiver_problems(
         )
     if not reason.strip():
         problems.append("A waiver needs a reason, for the audit trail.")
-    if not _EMAIL.match(by.strip()):
+    if not (_EMAIL.match(by.strip()) or _SLACK_USER.match(by.strip())):
         problems.append(
             f"The waiver must say who granted it as an e-mail address (such as analyst@lender.example), got {by!r}."
         )

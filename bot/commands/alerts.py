@@ -58,8 +58,7 @@ def register(app: typer.Typer) -> None:
         rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder to check the covenant id against (default: COVBOT_RULES, else rules/)."),
     ) -> None:
         """Waive a covenant at a facility until a date: the alert shows as waived and sends nothing but a cure."""
-        from bot.alerts import make_waiver, store
-        from bot.store.repository import facility_exists
+        from bot.usecases.waive import grant
 
         settings = load_settings()
         problems = []
@@ -68,18 +67,10 @@ def register(app: typer.Typer) -> None:
         except UsageError as exc:
             problems.append(str(exc) + ".")
             until_day = None
-        problems += _unknown_covenant(settings, rules, covenant_id)
+        ruleset = _ruleset_if_any(settings, rules)
         with _session(settings) as session:
-            if not facility_exists(session, facility_id):
-                problems.append(f"No facility with id {facility_id!r} is stored.")
-            if until_day is not None:
-                try:
-                    waiver = make_waiver(facility_id, covenant_id, until_day, reason, by, utc_now(), today=today_utc())
-                except UsageError as exc:
-                    problems.append(str(exc).removeprefix("The waiver was not recorded: "))
-            if problems:
-                raise UsageError("The waiver was not recorded: " + " ".join(problems))
-            store.grant_waiver(session, waiver)
+            waiver = grant(session, facility_id, covenant_id, until_day, reason, by, utc_now(), today=today_utc(),
+                           ruleset=ruleset, problems=problems)
         make_console().print(
             f"Waived [bold]{escape(facility_id)}[/bold] · {escape(covenant_id)} until {waiver.until.isoformat()} "
             f"(by {escape(waiver.by)}). It applies from the next `covbot check`.")
@@ -284,14 +275,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _unknown_covenant(settings, rules: str | None, covenant_id: str) -> list[str]:
+def _ruleset_if_any(settings, rules: str | None):
+    """The rule set to check a covenant id against, or None when there is none at hand."""
     from pathlib import Path
 
     from bot.usecases.check import load_ruleset
 
     if rules is None and not Path(settings.rules).exists():
-        return []  # no rule set at hand to check against
-    ruleset = load_ruleset(settings, rules)
-    if ruleset.covenant(covenant_id) is None:
-        return [f"No covenant with id {covenant_id!r} in the rule set."]
-    return []
+        return None
+    return load_ruleset(settings, rules)

@@ -78,6 +78,7 @@ class Service:
         self.watcher = RulesWatcher(self.rules_path, on_loaded=self._rules_loaded, on_refused=self._rules_refused)
         self._work = threading.Lock()  # evaluations, digests and imports one at a time
         self.scheduler: BackgroundScheduler | None = None
+        self.slack = None  # bot.slackapp.listener.SlackListener, when Slack is configured
         self._triggers: dict = {}
         self.stopping = threading.Event()
 
@@ -104,6 +105,7 @@ class Service:
         self.metrics.leader.set(1 if self.is_leader else 0)
         if self.is_leader:
             self._announce_jobs()
+        self._listen_to_slack()
         log.info("covbot run started (%s)", "leader" if self.is_leader else "standby",
                  extra={"host": self.me.host, "pid": self.me.pid})
 
@@ -145,9 +147,33 @@ class Service:
         s.add_job(self.leader_tick, IntervalTrigger(seconds=LEADER_RETRY_SECONDS), id="leader", executor="housekeeping")
         return s
 
+    def _listen_to_slack(self) -> None:
+        """Every instance (leader or not) answers Slack, in threads of its own, when configured; a
+        Slack problem at start is logged and does not stop the evaluations."""
+        from bot.slackapp.listener import SlackListener, configured
+
+        if not configured(self.settings):
+            return
+        try:
+            self.slack = SlackListener(self.settings, self.engine, rules=self._live_rules).start()
+        except Exception as exc:
+            log.error("not listening to Slack: %s", exc)
+            self.slack = None
+
+    def _live_rules(self):
+        current = self.watcher.current
+        if current is None:
+            from bot.usecases.check import load_ruleset
+
+            return load_ruleset(self.settings, self.rules_path)
+        return current
+
     def stop(self) -> None:
         """Finish the running jobs, release the leadership, mark this instance stopped."""
         self.stopping.set()
+        if self.slack is not None:
+            self.slack.stop()
+            self.slack = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.leadership.release()

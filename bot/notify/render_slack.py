@@ -7,8 +7,10 @@ at most 50 blocks, 3,000 characters of section text, 150 characters of header.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Sequence
 
@@ -51,6 +53,12 @@ EVENT_LABELS = {"firing": "opened", "escalated": "got worse", "improved": "impro
                 "waived": "waived", "waiver_expired": "waiver ended"}
 
 
+# the buttons on an alert's thread parent (handled by bot.slackapp; DOMAIN.md "Acting from Slack")
+ACTION_ACK, ACTION_WAIVE, ACTION_EXPLAIN = "covbot_ack", "covbot_waive", "covbot_explain"
+ACTIONS_BLOCK_ID = "covbot_actions"
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
 def emoji(kind: str, status: str) -> str:
     return KIND_EMOJI.get(kind) or STATUS_EMOJI.get(status, ":grey_question:")
 
@@ -70,6 +78,24 @@ def context_block(mrkdwn: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(mrkdwn.strip(), MAX_CONTEXT)}]}
 
 
+def actions_block(facility_id: str, covenant_id: str) -> dict:
+    """Acknowledge · Waive… · Why? — each button's value the JSON {"facility_id", "covenant_id"}."""
+    value = json.dumps({"facility_id": facility_id, "covenant_id": covenant_id}, ensure_ascii=False)
+
+    def button(action_id: str, label: str, style: str | None = None) -> dict:
+        out = {"type": "button", "action_id": action_id, "value": value,
+               "text": {"type": "plain_text", "text": label}}
+        return {**out, "style": style} if style else out
+
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [
+        button(ACTION_ACK, "Acknowledge", "primary"), button(ACTION_WAIVE, "Waive…"), button(ACTION_EXPLAIN, "Why?")]}
+
+
+def slack_user_mention(user_id: str | None) -> str | None:
+    """``<@U…>`` for a well-formed Slack user id (anything else is not shown as a mention)."""
+    return f"<@{user_id}>" if user_id and _SLACK_USER_ID.match(user_id) else None
+
+
 def _slack_view(event: AlertEvent, ctx: AlertContext) -> AlertView:
     view = alert_view(event, ctx).escaped(slack_escape)
     return replace(view, emoji=emoji(event.kind, event.status))
@@ -82,8 +108,9 @@ def _fallback(text: str) -> str:
 # -- one alert ------------------------------------------------------------------------------------
 
 
-def render_slack(event: AlertEvent, ctx: AlertContext) -> SlackMessage:
-    """One alert event as its own message (posted in the alert's thread)."""
+def render_slack(event: AlertEvent, ctx: AlertContext, *, actions: bool = False) -> SlackMessage:
+    """One alert event as its own message (posted in the alert's thread); ``actions``: it opens
+    the thread (its parent), so it carries the buttons."""
     a = _slack_view(event, ctx)
     t = template("slack/alert.j2").module
     blocks = [
@@ -97,6 +124,8 @@ def render_slack(event: AlertEvent, ctx: AlertContext) -> SlackMessage:
     hint = str(t.hint(a)).strip()
     if hint:
         blocks.append(context_block(hint))
+    if actions and event.status != "ok":
+        blocks.append(actions_block(event.facility_id, event.covenant_id))
     return SlackMessage(text=_fallback(f"{a.emoji} {t.fallback(a)}"), blocks=blocks)
 
 
@@ -119,6 +148,10 @@ class ThreadSummary:
     last_event: str  # kind of the latest event
     last_event_on: date
     waived_until: date | None = None
+    waived_by: str | None = None
+    acknowledged_user: str | None = None  # Slack user id of who acknowledged the alert's status
+    acknowledged_by: str | None = None  # their e-mail (or slack:<id>)
+    acknowledged_at: datetime | None = None
 
     @property
     def open(self) -> bool:
@@ -171,6 +204,8 @@ def render_slack_parent(summary: ThreadSummary) -> SlackMessage:
         section_block(str(t.facts(s))),
         context_block(str(t.footer(s))),
     ]
+    if summary.open:
+        blocks.append(actions_block(summary.facility.facility_id, summary.covenant.id))
     return SlackMessage(text=_fallback(f"{s['emoji']} {t.fallback(s)}"), blocks=blocks)
 
 
@@ -199,8 +234,12 @@ def _thread_view(s: ThreadSummary) -> dict:
         "last_event": EVENT_LABELS.get(s.last_event, s.last_event),
         "last_event_on": s.last_event_on.isoformat(),
         "waived_until": s.waived_until.isoformat() if s.waived_until else None,
+        "waived_by": s.waived_by,
+        "acknowledged_by": s.acknowledged_by,
+        "acknowledged_at": s.acknowledged_at.strftime("%Y-%m-%d %H:%M UTC") if s.acknowledged_at else None,
     }
     view = {k: slack_escape(v) if isinstance(v, str) else v for k, v in raw.items()}
+    view["acknowledged_mention"] = slack_user_mention(s.acknowledged_user)
     view["emoji"] = emoji(s.last_event if s.open else "resolved", s.status)
     view["open"] = s.open
     return view

@@ -1,7 +1,9 @@
 """A fake Slack Web API: a real HTTP server on 127.0.0.1 that ``slack_sdk.WebClient`` talks to.
 
 Implements the methods covbot uses (auth.test, conversations.list, chat.postMessage, chat.update,
-conversations.history, conversations.replies) with Slack's shapes: HTTP 200 with ``ok: false`` for API
+conversations.history, conversations.replies; for acting from Slack views.open, users.info,
+chat.postEphemeral, apps.connections.open with the app token, and ``response_url`` endpoints
+under ``/response/``) with Slack's shapes: HTTP 200 with ``ok: false`` for API
 errors, the bearer token required, history newest first and without thread replies, metadata only
 with ``include_all_metadata``. Every request is recorded; faults are queued per method.
 """
@@ -63,8 +65,15 @@ class FakeSlackApi:
     """Start with ``start()`` (or use as a context manager); point WebClient at ``base_url``."""
 
     def __init__(self, token: str = "xoxb-fake-test-token",
-                 channels: list[tuple[str, str]] | None = None, page_size: int = 100):
+                 channels: list[tuple[str, str]] | None = None, page_size: int = 100,
+                 app_token: str = "xapp-fake-test-token", users: dict[str, str | None] | None = None):
         self.token = token
+        self.app_token = app_token
+        self.users = dict(users or {})  # user id -> e-mail (None: a profile without e-mail)
+        self.socket_url: str | None = None  # what apps.connections.open hands out (a ws:// URL)
+        self.views: list[dict[str, Any]] = []  # views.open: {"trigger_id", "view"}
+        self.ephemerals: list[dict[str, Any]] = []  # chat.postEphemeral params
+        self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url name, JSON posted)
         self.channels = dict(channels or [("C0GENERAL", "general"), ("C0ALERTS", "credit-alerts")])
         self.page_size = page_size
         self.requests: list[RecordedRequest] = []
@@ -130,6 +139,14 @@ class FakeSlackApi:
             self.held.clear()
         return release
 
+    def response_url(self, name: str) -> str:
+        """A ``response_url`` as Slack puts in payloads; what is posted there lands in ``responses``."""
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def answers_to(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [body for where, body in self.responses if where == name]
+
     def calls(self, method: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.method == method]
@@ -147,7 +164,12 @@ class FakeSlackApi:
             fault = self._faults[method].popleft() if self._faults[method] else None
         if fault is not None:
             return _fault_response(fault)
-        if headers.get("authorization") != f"Bearer {self.token}":
+        if method.startswith("response/"):
+            with self._lock:
+                self.responses.append((method.removeprefix("response/"), params))
+            return 200, {}, "ok"
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if headers.get("authorization") != f"Bearer {expected}":
             return 200, {}, _error("invalid_auth" if "authorization" in headers else "not_authed")
         handler = _METHODS.get(method)
         if handler is None:
@@ -207,6 +229,9 @@ def _conversations_list(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, 
 
 def _post_message(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
     channel = api._channel(params)
+    user_channel = str(params.get("channel", ""))
+    if channel is None and user_channel in api.users:  # a direct message to a user
+        channel = user_channel
     if channel is None:
         return _error("channel_not_found")
     text, blocks = params.get("text") or "", params.get("blocks")
@@ -279,7 +304,56 @@ def _replies(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
     return _history(api, params, replies_of=str(params.get("ts", "")))
 
 
+def _json_param(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _views_open(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    view = _json_param(params.get("view"))
+    if not params.get("trigger_id"):
+        return _error("invalid_arguments")
+    if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("blocks"):
+        return _error("invalid_arguments")
+    if len(view.get("private_metadata", "")) > 3000 or len(view["blocks"]) > 100:
+        return _error("invalid_arguments")
+    api.views.append({"trigger_id": params["trigger_id"], "view": view})
+    return {"ok": True, "view": {"id": f"V{len(api.views):06d}", **view}}
+
+
+def _users_info(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    user = str(params.get("user", ""))
+    if user not in api.users:
+        return _error("user_not_found")
+    profile = {"real_name": f"User {user}"}
+    if api.users[user]:
+        profile["email"] = api.users[user]
+    return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
+
+
+def _post_ephemeral(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    channel = api._channel(params)
+    if channel is None:
+        return _error("channel_not_found")
+    if str(params.get("user", "")) not in api.users:
+        return _error("user_not_in_channel")
+    text, blocks = params.get("text") or "", _json_param(params.get("blocks"))
+    if not text and not blocks:
+        return _error("no_text")
+    api.ephemerals.append({**params, "channel": channel, "blocks": blocks})
+    return {"ok": True, "message_ts": api._next_ts()}
+
+
+def _connections_open(api: FakeSlackApi, params: dict[str, Any]) -> dict[str, Any]:
+    if api.socket_url is None:
+        return _error("not_allowed_token_type")
+    return {"ok": True, "url": api.socket_url}
+
+
 _METHODS = {
+    "views.open": _views_open,
+    "users.info": _users_info,
+    "chat.postEphemeral": _post_ephemeral,
+    "apps.connections.open": _connections_open,
     "auth.test": _auth_test,
     "conversations.list": _conversations_list,
     "chat.postMessage": _post_message,
@@ -302,6 +376,8 @@ def _handler_for(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             url = urlsplit(self.path)
             method = url.path.rsplit("/", 1)[-1]
+            if url.path.startswith("/response/"):
+                method = "response/" + method
             params: dict[str, Any] = dict(parse_qsl(url.query))
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""

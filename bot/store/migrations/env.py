@@ -16,6 +16,7 @@ import bot.store.tables  # noqa: F401  (registers the tables on SQLModel.metadat
 import bot.alerts.tables  # noqa: F401  (alert, waiver, audit and outbox tables)
 import bot.digest.tables  # noqa: F401  (digest runs)
 import bot.daemon.tables  # noqa: F401  (service slots, jobs, instances, leader)
+import bot.slackapp.tables  # noqa: F401  (once-only keys of Slack actions)
 
 config = context.config
 target_metadata = SQLModel.metadata
