@@ -45,6 +45,9 @@ def slack_lines(blocks: list[dict]) -> list:
             out.append("[dim]" + "  ".join(_text_of(e) for e in block.get("elements", [])) + "[/dim]")
         elif kind == "divider":
             out.append(Rule(style="dim"))
+        elif kind == "actions":
+            labels = [_text_of(e.get("text")) for e in block.get("elements", []) if isinstance(e, dict)]
+            out.append("[dim]buttons: [/dim]" + " · ".join(f"[reverse] {label} [/reverse]" for label in labels))
         else:
             out.append(f"[dim]({escape(str(kind))} block)[/dim]")
     return out

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from bot.alerts.tables import AlertStateRow, AuditRow, WaiverRow
 from bot.config import load_settings
 from bot.dates import today_utc
+from bot.notify.slack import check_blocks
 from bot.slackapp.listener import SlackListener
 from bot.store.db import session_scope
 from tests.fakes import running_slack_api
@@ -143,6 +144,7 @@ def all_text(blocks) -> str:
 
 
 def test_the_thread_parent_carries_the_three_buttons(book, slack):
+    assert check_blocks(parent(slack).blocks) == []
     actions = [b for b in parent(slack).blocks if b["type"] == "actions"]
     assert [e["action_id"] for e in actions[0]["elements"]] == ["covbot_ack", "covbot_waive", "covbot_explain"]
     assert {json.loads(e["value"])["covenant_id"] for e in actions[0]["elements"]} == {"max-draw"}
@@ -244,6 +246,7 @@ def test_waive_opens_the_modal_and_its_submission_waives_once(book, slack):
         opened = slack.views[0]
         assert opened["trigger_id"] == "trig-waive" and opened["view"]["callback_id"] == "covbot_waive"
         assert json.loads(opened["view"]["private_metadata"]) == {"facility_id": "FAC-1", "covenant_id": "max-draw"}
+        assert check_blocks(opened["view"]["blocks"]) == []
 
         body = submission(APPROVER, until.isoformat(), "Sponsor equity cure agreed on the call")
         assert post(listener, body, signed(body)) == (200, b"")  # empty 200: the modal closes
@@ -260,6 +263,7 @@ def test_waive_opens_the_modal_and_its_submission_waives_once(book, slack):
     assert len(reply) == 1 and reply[0].thread_ts == parent(slack).ts
     assert "<@U0APPROVER>" in reply[0].text and until.isoformat() in reply[0].text and "Sponsor equity" in reply[0].text
     assert f"*Waived* until {until.isoformat()} by ana@lender.example" in all_text(parent(slack).blocks)
+    assert check_blocks(parent(slack).blocks) == []
     assert "in force" in book.cli("waivers").output
 
 
@@ -295,7 +299,7 @@ def test_explain_button_answers_ephemerally_with_the_explain_of_that_covenant(bo
     text = all_text(answer["blocks"])
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert "Financial periods" in text and "max-draw" in text and "Hashers &lt;Inc&gt; &amp; Co" in text
-    assert len(answer["blocks"]) <= 50
+    assert check_blocks(answer["blocks"]) == []
 
 
 def test_slash_command_status_facility_explain_waivers_and_help(book, slack):
@@ -346,6 +350,23 @@ def test_an_accepted_click_is_answered_while_the_database_is_held_by_an_evaluati
         listener.app.drain()
     assert alert_state(book).acknowledged_user == APPROVER
     assert "You acknowledged" in all_text(slack.answers_to("ack")[0]["blocks"])
+
+
+def test_covbot_run_answers_slack_beside_its_jobs(book, slack):
+    from bot.daemon.scheduler import Service
+
+    with book.environment():
+        settings = load_settings()
+    service = Service(settings, str(book.rules))
+    service.start()
+    try:
+        assert service.slack is not None and service.slack.port
+        body = command(slack, "help", READER, "h")
+        status, answer = post(service.slack, body, signed(body))
+        assert status == 200 and "`facility ID`" in json.loads(answer)["text"]
+    finally:
+        service.stop()
+    assert service.slack is None
 
 
 # -- Socket Mode -----------------------------------------------------------------------------------
