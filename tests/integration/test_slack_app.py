@@ -302,7 +302,8 @@ def test_explain_button_answers_ephemerally_with_the_explain_of_that_covenant(bo
     assert check_blocks(answer["blocks"]) == []
 
 
-def test_slash_command_status_facility_explain_waivers_and_help(book, slack):
+def test_slash_command_status_facility_explain_waivers_and_help(book, slack, caplog):
+    caplog.set_level("DEBUG")
     with listening(book) as listener:
         for text, name in (("status", "s"), ("facility FAC-1", "f"), ("explain FAC-1 max-draw", "e"),
                            ("waivers", "w"), ("facility NOPE", "n")):
@@ -320,6 +321,8 @@ def test_slash_command_status_facility_explain_waivers_and_help(book, slack):
     assert "No waivers in force" in all_text(slack.answers_to("w")[0]["blocks"])
     assert "No facility with id" in all_text(slack.answers_to("n")[0]["blocks"])
     assert all(a["response_type"] == "ephemeral" for _, a in slack.responses)
+    for secret in (SECRET, TOKEN, "legacy-verification-token"):  # never logged, even at DEBUG
+        assert secret not in caplog.text
 
 
 def test_readers_can_be_limited_and_the_refusal_is_audited(book, slack):
@@ -372,7 +375,8 @@ def test_covbot_run_answers_slack_beside_its_jobs(book, slack):
 # -- Socket Mode -----------------------------------------------------------------------------------
 
 
-def test_socket_mode_round_trip(book, slack):
+def test_socket_mode_round_trip(book, slack, caplog):
+    caplog.set_level("DEBUG")
     socket = FakeSocketMode().start()
     slack.socket_url = socket.url
     try:
@@ -389,6 +393,7 @@ def test_socket_mode_round_trip(book, slack):
         assert alert_state(book).acknowledged_user == APPROVER
         assert "You acknowledged" in all_text(slack.answers_to("sock-ack")[0]["blocks"])
         assert slack.calls("apps.connections.open")[0].headers["authorization"] == f"Bearer {APP_TOKEN}"
+        assert APP_TOKEN not in caplog.text and TOKEN not in caplog.text
     finally:
         socket.stop()
 
