@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from bot.domain.decimals import CONTEXT
+from bot.domain.liquidation import CryptoSale, ModelSale, sell, sell_crypto
 from bot.domain.market import Deflation, Mark, Market
 from bot.domain.metrics import (
     QUARTERS,
@@ -21,6 +22,7 @@ from bot.domain.metrics import (
     crypto_shortfall,
     holdings_at,
     lots_counted,
+    model_holdings,
     period_left_out,
     ttm_periods,
     value_lot,
@@ -80,6 +82,8 @@ class FacilityExplanation:
     crypto: tuple[CryptoNote, ...]
     deflation: tuple[DeflationNote, ...]
     metrics: dict[str, Value]
+    sales: tuple[ModelSale, ...] = ()  # per GPU model: how it would sell on its own (liquidation value)
+    crypto_sales: tuple[CryptoSale, ...] = ()  # per pledged asset with a fresh price: the share realised
 
 
 def _periods(data: FacilityData, as_of: date) -> tuple[PeriodNote, ...]:
@@ -147,6 +151,20 @@ def _deflation(data: FacilityData, market: Market) -> tuple[DeflationNote, ...]:
     return tuple(DeflationNote(m, q, market.deflation(m)) for m, q in sorted(quantities.items()))
 
 
+def _sales(data: FacilityData, market: Market) -> tuple[ModelSale, ...]:
+    settings = market.valuation.liquidation
+    return tuple(sell(h, settings) for h in model_holdings(data.gpu_lots, market))
+
+
+def _crypto_sales(data: FacilityData, market: Market) -> tuple[CryptoSale, ...]:
+    sales = []
+    for asset, row in sorted(holdings_at(data.crypto, market.as_of).items()):
+        spot = market.crypto_spot(asset) if row.quantity != 0 else None
+        if isinstance(spot, Mark):
+            sales.append(sell_crypto(asset, row.quantity, spot.value, market.valuation.liquidation))
+    return tuple(sales)
+
+
 def explain_facility(data: FacilityData, market: Market) -> FacilityExplanation:
     with localcontext(CONTEXT):
         return FacilityExplanation(
@@ -157,4 +175,6 @@ def explain_facility(data: FacilityData, market: Market) -> FacilityExplanation:
             crypto=_crypto(data, market),
             deflation=_deflation(data, market),
             metrics=compute_metrics(data, market),
+            sales=_sales(data, market),
+            crypto_sales=_crypto_sales(data, market),
         )

@@ -13,6 +13,7 @@ from typing import Collection
 
 from bot.domain.decimals import CONTEXT, ONE, ZERO, divide
 from bot.domain.forecast import FORWARD_VARIABLES, ForwardInputs, forward_dscr_at, forward_inputs, rental_deflation
+from bot.domain.liquidation import ModelHolding, gpu_liquidation_value, holdings_by_model
 from bot.domain.market import Mark, Market, NoFreshPrice
 from bot.domain.model import CryptoHolding, FacilityData, FinancialPeriod, GpuLot
 from bot.domain.variables import VARIABLES, NoData, Value
@@ -94,6 +95,13 @@ def value_lot(lot: GpuLot, market: Market) -> LotValue:
 
 def lots_counted(lots: Collection[GpuLot], as_of: date) -> list[GpuLot]:
     return [lot for lot in lots if lot.acquired_on <= as_of]
+
+
+def model_holdings(lots: Collection[GpuLot], market: Market) -> tuple[ModelHolding, ...]:
+    """Q and V per GPU model of the lots that count at T (values as ``gpu_value`` takes them)."""
+    return holdings_by_model(
+        (lot.gpu_model, lot.quantity, value_lot(lot, market).value) for lot in lots_counted(lots, market.as_of)
+    )
 
 
 def holdings_at(crypto: Collection[CryptoHolding], as_of: date) -> dict[str, CryptoHolding]:
@@ -226,12 +234,17 @@ class _Facility:
         return sum((lot.quantity for lot in self._lots), ZERO)
 
     @_once
-    def gpu_value(self) -> Value:
-        return sum((value_lot(lot, self.market).value for lot in self._lots), ZERO)
+    def _lot_values(self) -> list[LotValue]:
+        return [value_lot(lot, self.market) for lot in self._lots]
 
     @_once
-    def crypto_value(self) -> Value:
-        total = ZERO
+    def gpu_value(self) -> Value:
+        return sum((lv.value for lv in self._lot_values), ZERO)
+
+    @_once
+    def _pledged(self) -> list[tuple[str, Decimal, Decimal]] | NoData:
+        """(asset, quantity, fresh spot) of every asset pledged at T, or why one has no fresh price."""
+        pledged = []
         shortfalls = []
         for asset, row in sorted(holdings_at(self.data.crypto, self.as_of).items()):
             if row.quantity == 0:
@@ -240,8 +253,15 @@ class _Facility:
             if isinstance(spot, NoFreshPrice):
                 shortfalls.append(crypto_shortfall(asset, spot))
             else:
-                total += row.quantity * spot.value
-        return NoData("; ".join(shortfalls)) if shortfalls else total
+                pledged.append((asset, row.quantity, spot.value))
+        return NoData("; ".join(shortfalls)) if shortfalls else pledged
+
+    @_once
+    def crypto_value(self) -> Value:
+        pledged = self._pledged
+        if isinstance(pledged, NoData):
+            return pledged
+        return sum((quantity * spot for _, quantity, spot in pledged), ZERO)
 
     @_once
     def collateral_value(self) -> Value:
@@ -258,6 +278,35 @@ class _Facility:
     @_once
     def crypto_coverage(self) -> Value:
         return _ratio(self.crypto_value, self.outstanding, "nothing outstanding")
+
+    # liquidation value: the collateral mirage
+    @_once
+    def gpu_liquidation_value(self) -> Value:
+        holdings = holdings_by_model((lv.lot.gpu_model, lv.lot.quantity, lv.value) for lv in self._lot_values)
+        return gpu_liquidation_value(holdings, self.market.valuation.liquidation)
+
+    @_once
+    def crypto_liquidation_value(self) -> Value:
+        pledged = self._pledged
+        if isinstance(pledged, NoData):
+            return pledged
+        sale = self.market.valuation.liquidation
+        return sum((quantity * spot * sale.crypto_share(asset) for asset, quantity, spot in pledged), ZERO)
+
+    @_once
+    def liquidation_value(self) -> Value:
+        gpu, crypto = self.gpu_liquidation_value, self.crypto_liquidation_value
+        return crypto if isinstance(crypto, NoData) else gpu + crypto
+
+    @_once
+    def liquidation_ltv(self) -> Value:
+        return _ratio(self.outstanding, self.liquidation_value, "no collateral")
+
+    @_once
+    def collateral_mirage(self) -> Value:
+        """1 − liquidation_value / collateral_value: the share of stated collateral a sale would not realise."""
+        share = _ratio(self.liquidation_value, self.collateral_value, "no collateral")
+        return share if isinstance(share, NoData) else ONE - share
 
     # forward-looking
     @_once

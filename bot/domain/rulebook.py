@@ -30,11 +30,44 @@ DEFAULT_LIFE = ModelLife(Decimal(3), Decimal("0.10"))
 
 
 @dataclass(frozen=True)
+class SaleTerms:
+    """How one GPU model sells in a liquidation (DOMAIN.md "Liquidation value").
+
+    ``orderly`` and ``forced`` are shares of the unit value (0 ≤ forced ≤ orderly ≤ 1);
+    ``monthly_depth`` (> 0) is how many units the secondary market absorbs a month at the orderly price.
+    """
+
+    orderly: Decimal
+    forced: Decimal
+    monthly_depth: Decimal
+
+
+DEFAULT_SALE_TERMS = SaleTerms(Decimal("0.60"), Decimal("0.25"), Decimal(1000))
+DEFAULT_CRYPTO_SHARE = Decimal("0.95")
+
+
+@dataclass(frozen=True)
+class LiquidationSettings:
+    horizon_days: int = 180  # the orderly sale window
+    default: SaleTerms = DEFAULT_SALE_TERMS
+    models: dict[str, SaleTerms] = field(default_factory=dict)  # each already inherits from default
+    crypto_default: Decimal = DEFAULT_CRYPTO_SHARE
+    crypto: dict[str, Decimal] = field(default_factory=dict)  # asset -> share of spot a sale realises
+
+    def terms(self, gpu_model: str) -> SaleTerms:
+        return self.models.get(gpu_model, self.default)
+
+    def crypto_share(self, asset: str) -> Decimal:
+        return self.crypto.get(asset, self.crypto_default)
+
+
+@dataclass(frozen=True)
 class Valuation:
     default: ModelLife = DEFAULT_LIFE
     models: dict[str, ModelLife] = field(default_factory=dict)
     mark_max_age_days: int = 30
     crypto_max_age_days: int = 2
+    liquidation: LiquidationSettings = LiquidationSettings()
 
     def life(self, gpu_model: str) -> ModelLife:
         return self.models.get(gpu_model, self.default)

@@ -39,4 +39,9 @@ VARIABLES: dict[str, str] = {
     "rental_deflation": "quantity-weighted yearly change of the facility's GPU rental prices",
     "dscr_fwd_6m": "DSCR 6 months ahead with revenue deflated at rental_deflation",
     "dscr_fwd_12m": "DSCR 12 months ahead with revenue deflated at rental_deflation",
+    "gpu_liquidation_value": "Σ per GPU model of value × (orderly × f + forced × (1 − f)), f = min(1, capacity / units)",
+    "crypto_liquidation_value": "Σ pledged quantity × fresh spot × the asset's share a sale realises",
+    "liquidation_value": "gpu_liquidation_value + crypto_liquidation_value",
+    "liquidation_ltv": "outstanding / liquidation_value",
+    "collateral_mirage": "1 − liquidation_value / collateral_value: the stated collateral a sale would not realise",
 }

@@ -85,6 +85,9 @@ def render_explanation(
                               else f"{d.deflation.source}: {d.deflation.note}"))
         console.print(dt)
 
+    if ex.sales or ex.crypto_sales:
+        console.print(liquidation_table(ex))
+
     mt = Table(title="Metrics", title_justify="left", header_style="bold")
     mt.add_column("Variable")
     mt.add_column("Value", justify="right")
@@ -100,3 +103,25 @@ def render_explanation(
             mt.add_row(name, human_number(v, places), escape(VARIABLES[name]))
     console.print(mt)
     console.print(results_table(results, "Covenants", {f.facility_id: f.borrower}))
+
+
+def liquidation_table(ex: FacilityExplanation) -> Table:
+    """Per GPU model: units, capacity over the horizon, orderly share, orderly and forced values;
+    per crypto asset: the share of spot a sale realises."""
+    table = Table(title="Liquidation value (the facility sold on its own)", title_justify="left", header_style="bold")
+    for col in ("Collateral", "Units", "Capacity", "Orderly share", "Value", "Orderly part", "Forced part",
+                "Realised", "Terms"):
+        table.add_column(col, justify="left" if col in ("Collateral", "Terms") else "right")
+    for s in ex.sales:
+        t = s.terms
+        table.add_row(
+            f"GPU {escape(s.gpu_model)}", human_number(s.units, 0), human_number(s.capacity, 0),
+            human_percent(s.orderly_share), _money(s.value), _money(s.orderly_value), _money(s.forced_value),
+            _money(s.realised),
+            f"orderly {human_percent(t.orderly)}, forced {human_percent(t.forced)}, "
+            f"depth {human_number(t.monthly_depth, 0)}/month; {human_number(s.months_to_absorb, 1)} months to absorb",
+        )
+    for c in ex.crypto_sales:
+        table.add_row(escape(c.asset), human_number(c.quantity, 4), "—", "—", _money(c.value), "—", "—",
+                      _money(c.realised), f"share of spot realised {human_percent(c.share)}")
+    return table

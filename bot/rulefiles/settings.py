@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from ruamel.yaml.nodes import Node
 
-from bot.domain.rulebook import DEFAULT_LIFE, ForecastSettings, ModelLife, Valuation
+from bot.domain.rulebook import DEFAULT_LIFE, ForecastSettings, LiquidationSettings, ModelLife, Valuation
 from bot.rulefiles import values
+from bot.rulefiles.liquidation import liquidation
 from bot.rulefiles.yamlnodes import Sheet, is_null, shown
 
-VALUATION_KEYS = ("default", "models", "mark_max_age_days", "crypto_max_age_days")
+VALUATION_KEYS = ("default", "models", "mark_max_age_days", "crypto_max_age_days", "liquidation")
 LIFE_KEYS = ("useful_life_years", "residual")
 FORECAST_KEYS = ("default_rate", "rates", "price_max_age_days")
 
@@ -40,9 +41,12 @@ def valuation(sheet: Sheet, node: Node) -> Valuation | None:
         ages[key] = fallback
         if key in entries:
             ages[key] = values.integer(sheet, entries[key].value, f"valuation.{key}", 0)
+    sale = LiquidationSettings()
+    if "liquidation" in entries:
+        sale = liquidation(sheet, entries["liquidation"].value) or sale
     if len(sheet.problems) > before:
         return None
-    return Valuation(default=default, models=models, **ages)
+    return Valuation(default=default, models=models, liquidation=sale, **ages)
 
 
 def _life(sheet: Sheet, node: Node, label: str, inherit: ModelLife) -> ModelLife | None:

@@ -11,6 +11,7 @@ Public entry points:
     variable(name, portfolio, rules, facility_id, as_of, shocks=None) -> Decimal | Missing
     check(data_dir, rules_path, as_of) -> list[dict]       # rows of `covbot check --format json`
     stress(data_dir, rules_path, as_of, scenarios=None, shocks=None) -> list[dict]
+    fire_sale(data_dir, rules_path, as_of, scenarios=None, shocks=None, everyone=False) -> list[dict]
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ VARIABLES = (
     "dscr_ttm", "cfads_ttm", "debt_service_ttm", "revenue_ttm", "ebitda_ttm", "cash",
     "outstanding", "commitment", "gpu_value", "gpu_count", "crypto_value", "collateral_value",
     "ltv", "crypto_coverage", "days_since_period_end", "rental_deflation", "dscr_fwd_6m",
-    "dscr_fwd_12m",
+    "dscr_fwd_12m", "gpu_liquidation_value", "crypto_liquidation_value", "liquidation_value",
+    "liquidation_ltv", "collateral_mirage",
 )
 
 
@@ -132,6 +134,12 @@ class Rules:
     rates: dict[str, Decimal] = field(default_factory=dict)
     price_max_age_days: int = 30
     scenarios: list[dict] = field(default_factory=list)
+    # valuation.liquidation (defaults as DOMAIN.md gives them)
+    horizon_days: int = 180
+    sale_default: dict = field(default_factory=lambda: {"orderly": Decimal("0.60"), "forced": Decimal("0.25"),
+                                                        "monthly_depth": Decimal(1000)})
+    sale_models: dict[str, dict] = field(default_factory=dict)  # model -> the keys it gives
+    crypto_shares: dict[str, Decimal] = field(default_factory=dict)  # incl. "default" when given
 
 
 def _rule_files(rules_path) -> list[Path]:
@@ -197,6 +205,22 @@ def _valuation(rules: Rules, body: dict) -> None:
         rules.mark_max_age_days = int(body["mark_max_age_days"])
     if "crypto_max_age_days" in body:
         rules.crypto_max_age_days = int(body["crypto_max_age_days"])
+    sale = body.get("liquidation") or {}
+    if "horizon_days" in sale:
+        rules.horizon_days = int(sale["horizon_days"])
+    for key, value in (sale.get("default") or {}).items():
+        rules.sale_default[key] = _share(value)
+    for model, entry in (sale.get("models") or {}).items():
+        rules.sale_models[model] = {k: _share(v) for k, v in (entry or {}).items()}
+    for asset, value in (sale.get("crypto") or {}).items():
+        rules.crypto_shares[asset] = _share(value)
+
+
+def _share(value) -> Decimal:
+    text = str(value).strip()
+    if text.endswith("%"):
+        return Decimal(text[:-1].strip()) / Decimal(100)
+    return Decimal(text)
 
 
 def _forecast(rules: Rules, body: dict) -> None:
@@ -499,6 +523,64 @@ def _crypto_value(p, rules, fid, T, shocks):
     return total
 
 
+def _sale_terms(rules, model):
+    """orderly, forced, monthly_depth of a model: its own keys, else default:'s, else the built-in ones."""
+    terms = dict(rules.sale_default)
+    terms.update(rules.sale_models.get(model, {}))
+    return terms["orderly"], terms["forced"], terms["monthly_depth"]
+
+
+def _model_q_and_v(p, rules, fid, T, shocks):
+    """{model: [Q, V]} over the lots that count at T."""
+    out = {}
+    for lot in _counting_lots(p, fid, T):
+        entry = out.setdefault(lot["gpu_model"], [ZERO, ZERO])
+        entry[0] += lot["quantity"]
+        entry[1] += lot["quantity"] * _unit_value(p, rules, lot, T, shocks)
+    return out
+
+
+def _capacity(rules, model):
+    orderly, forced, depth = _sale_terms(rules, model)
+    return depth * Decimal(rules.horizon_days) / Decimal(30)
+
+
+def _sold(rules, model, value, units_sold):
+    """V × (orderly × f + forced × (1 − f)), f = 1 when Q ≤ C else C / Q."""
+    orderly, forced, depth = _sale_terms(rules, model)
+    capacity = _capacity(rules, model)
+    f = ONE if units_sold <= capacity else capacity / units_sold
+    return value * (orderly * f + forced * (ONE - f))
+
+
+def _gpu_liquidation_value(p, rules, fid, T, shocks):
+    total = ZERO
+    for model, (q, v) in _model_q_and_v(p, rules, fid, T, shocks).items():
+        total += _sold(rules, model, v, q)
+    return total
+
+
+def _crypto_liquidation_value(p, rules, fid, T, shocks):
+    assets = sorted({row["asset"] for row in p.crypto if row["facility_id"] == fid})
+    total = ZERO
+    for asset in assets:
+        latest = None
+        for row in p.crypto:
+            if row["facility_id"] == fid and row["asset"] == asset and row["as_of"] <= T:
+                if latest is None or row["as_of"] > latest["as_of"]:
+                    latest = row
+        if latest is None or latest["quantity"] == 0:
+            continue
+        price = _latest_price(p, asset, T, rules.crypto_max_age_days)
+        if price is None:
+            return Missing(f"no {asset} price within {rules.crypto_max_age_days} days of {T}")
+        if asset in shocks:
+            price = price * (ONE + shocks[asset])
+        share = rules.crypto_shares.get(asset, rules.crypto_shares.get("default", Decimal("0.95")))
+        total += latest["quantity"] * price * share
+    return total
+
+
 def _model_rate(p, rules, model, T):
     now = _latest_price(p, "RENT:" + model, T, rules.price_max_age_days)
     before = _latest_price(p, "RENT:" + model, T - dt.timedelta(days=365),
@@ -595,6 +677,29 @@ def variable(name, p: Portfolio, rules: Rules, fid: str, T: dt.date, shocks=None
             return crypto / outstanding
         if name == "rental_deflation":
             return _rental_deflation(p, rules, fid, T)
+        if name == "gpu_liquidation_value":
+            return _gpu_liquidation_value(p, rules, fid, T, shocks)
+        if name == "crypto_liquidation_value":
+            return _crypto_liquidation_value(p, rules, fid, T, shocks)
+        if name == "liquidation_value":
+            crypto = _crypto_liquidation_value(p, rules, fid, T, shocks)
+            if isinstance(crypto, Missing):
+                return crypto
+            return _gpu_liquidation_value(p, rules, fid, T, shocks) + crypto
+        if name == "liquidation_ltv":
+            value = variable("liquidation_value", p, rules, fid, T, shocks)
+            if isinstance(value, Missing):
+                return value
+            if value == 0:
+                return Missing("no collateral")
+            return _outstanding(p, fid, T) / value
+        if name == "collateral_mirage":
+            collateral = variable("collateral_value", p, rules, fid, T, shocks)
+            if isinstance(collateral, Missing):
+                return collateral
+            if collateral == 0:
+                return Missing("no collateral")
+            return ONE - variable("liquidation_value", p, rules, fid, T, shocks) / collateral
     raise ValueError(f"unknown variable {name!r}")
 
 
@@ -750,4 +855,69 @@ def stress(data_dir, rules_path, as_of, scenarios=None, shocks=None) -> list[dic
                     "stressed_status": status_of(covenant, stressed, threshold),
                 })
     rows.sort(key=lambda r: (r["scenario"], r["facility_id"], r["covenant_id"]))
+    return rows
+
+
+def fire_sale(data_dir, rules_path, as_of, scenarios=None, shocks=None, everyone=False) -> list[dict]:
+    """The rows `covbot fire-sale --format json` prints.
+
+    Per scenario (`base` without shocks when neither scenarios nor shocks are given), the foreclosed
+    facilities (outstanding > 0 and a covenant in breach under the scenario, or every facility with
+    outstanding > 0 when `everyone`) sell every model into one market with a shared orderly share.
+    """
+    T = _as_date(as_of)
+    p = load_portfolio(data_dir)
+    rules = load_rules(rules_path)
+    if scenarios is None and shocks is None:
+        runs = [("base", {})]
+    else:
+        runs = []
+        for name in scenarios or []:
+            runs.append((name, [s for s in rules.scenarios if s["name"] == name][0]["shocks"]))
+        if shocks is not None:
+            runs.append(("adhoc", parse_shocks(shocks)))
+    rows = []
+    for name, scenario_shocks in sorted(runs, key=lambda run: run[0]):
+        foreclosed = []
+        for fid in sorted(p.facilities):
+            if _outstanding(p, fid, T) <= 0:
+                continue
+            if not everyone:
+                in_breach = False
+                for covenant in rules.covenants:
+                    if not applies(covenant, p.facilities[fid]):
+                        continue
+                    value = covenant_value(covenant, p, rules, fid, T, scenario_shocks)
+                    if status_of(covenant, value, effective_threshold(covenant, fid, T)) == "breach":
+                        in_breach = True
+                if not in_breach:
+                    continue
+            foreclosed.append(fid)
+        with localcontext(PRECISION):
+            q_total = {}
+            for fid in foreclosed:
+                for model, (q, v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
+                    q_total[model] = q_total.get(model, ZERO) + q
+            for fid in foreclosed:
+                outstanding = _outstanding(p, fid, T)
+                crypto = _crypto_liquidation_value(p, rules, fid, T, scenario_shocks)
+                row = {"scenario": name, "facility_id": fid, "outstanding": _text(outstanding),
+                       "collateral_value": None, "liquidation_value": None, "fire_sale_value": None,
+                       "recovery": None, "loss": None, "reason": None}
+                if isinstance(crypto, Missing):
+                    row["reason"] = crypto.reason
+                else:
+                    gpu = ZERO
+                    for model, (q, v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
+                        gpu += _sold(rules, model, v, q_total[model])
+                    value = gpu + crypto
+                    recovery = min(outstanding, value)
+                    row.update({
+                        "collateral_value": _text(variable("collateral_value", p, rules, fid, T, scenario_shocks)),
+                        "liquidation_value": _text(variable("liquidation_value", p, rules, fid, T, scenario_shocks)),
+                        "fire_sale_value": _text(value),
+                        "recovery": _text(recovery),
+                        "loss": _text(outstanding - recovery),
+                    })
+                rows.append(row)
     return rows

@@ -14,7 +14,9 @@ relative to `AS_OF_DATES`, the test dates the agreement tests use:
 - crypto holdings that drop to quantity 0, that start after a test date; BTC stale (3 days) at one
   test date and exactly 2 days old at another; ETH stale at another;
 - zero outstanding balances (in facilities.csv and in balances.csv);
-- RENT:<model> histories with gaps, one starting late, one with an older price of 0, one missing.
+- RENT:<model> histories with gaps, one starting late, one with an older price of 0, one missing;
+- liquidation settings with inherited keys, forced = orderly (L40S), a capacity that two lots of 512
+  H200 fill exactly, and lots of 8 to 2,048 units against capacities of 600 to 1,024.
 """
 
 from __future__ import annotations
@@ -253,6 +255,15 @@ valuation:
     A100: {residual: 0.2}
     H200: {useful_life_years: 6, residual: 0.25}
   mark_max_age_days: 30
+  liquidation:
+    horizon_days: 60                       # capacity = monthly_depth × 2 units
+    default: {orderly: 0.55, monthly_depth: 300}
+    models:
+      H100: {orderly: 0.7, forced: 0.35, monthly_depth: 500}
+      A100: {forced: 20%}
+      H200: {monthly_depth: 512}            # two lots of 512 sit exactly at the capacity
+      L40S: {orderly: 0.4, forced: 0.4}
+    crypto: {default: 0.9, BTC: 0.97}
 """,
     "10-forecast.yaml": """\
 forecast:
@@ -337,6 +348,14 @@ covenants:
     metric: gpu_count
     must_be: ">= 100"
     applies_to: {facility_type: [gpu_abl, data_centre]}
+  - id: liq-ltv
+    metric: liquidation_ltv
+    must_be: "<= 1"
+    warn_at: "<= 0.85"
+  - id: mirage
+    expr: "collateral_mirage + (gpu_liquidation_value + crypto_liquidation_value - liquidation_value) / 1000"
+    must_be: "<= 0.5"
+    warn_at: "<= 0.4"
   - id: utilisation
     expr: "outstanding / commitment"
     must_be: "<= 1"

@@ -284,8 +284,9 @@ def shock_fixture() -> tuple[FacilityData, list[Price]]:
     return data, prices
 
 
-CRYPTO_DERIVED = {"crypto_value", "collateral_value", "ltv", "crypto_coverage"}
-GPU_DERIVED = {"gpu_value", "collateral_value", "ltv"}
+LIQUIDATION = {"liquidation_value", "liquidation_ltv", "collateral_mirage"}
+CRYPTO_DERIVED = {"crypto_value", "collateral_value", "ltv", "crypto_coverage", "crypto_liquidation_value"} | LIQUIDATION
+GPU_DERIVED = {"gpu_value", "collateral_value", "ltv", "gpu_liquidation_value"} | LIQUIDATION
 RENT_DERIVED = {"revenue_ttm", "cfads_ttm", "ebitda_ttm", "dscr_ttm", "dscr_fwd_6m", "dscr_fwd_12m"}
 
 

@@ -31,11 +31,12 @@ from bot.domain.variables import VARIABLES
 from bot.render.stress import stress_json
 
 T = date(2026, 3, 31)
+LIQUIDATION = {"liquidation_value", "liquidation_ltv", "collateral_mirage"}
 MOVED_BY = {
-    "BTC": {"crypto_value", "collateral_value", "ltv", "crypto_coverage"},
+    "BTC": {"crypto_value", "collateral_value", "ltv", "crypto_coverage", "crypto_liquidation_value"} | LIQUIDATION,
     "rent": {"revenue_ttm", "cfads_ttm", "ebitda_ttm", "dscr_ttm", "dscr_fwd_6m", "dscr_fwd_12m"},
-    "gpu": {"gpu_value", "collateral_value", "ltv"},
-    "gpu:H100": {"gpu_value", "collateral_value", "ltv"},
+    "gpu": {"gpu_value", "collateral_value", "ltv", "gpu_liquidation_value"} | LIQUIDATION,
+    "gpu:H100": {"gpu_value", "collateral_value", "ltv", "gpu_liquidation_value"} | LIQUIDATION,
 }
 
 
