@@ -1,4 +1,4 @@
-"""`covbot stress` and `covbot backtest`: forward-looking risk on the stored portfolio.
+"""`covbot stress`, `covbot fire-sale` and `covbot backtest`: forward-looking risk on the stored portfolio.
 
 Both only read: nothing is stored, no alert state moves, nothing is sent.
 """
@@ -57,6 +57,36 @@ def register(app: typer.Typer) -> None:
                 make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
         else:
             render_stress(make_console(), report)
+
+    @app.command("fire-sale")
+    @handle_errors
+    def fire_sale(
+        rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
+        scenario: Optional[list[str]] = typer.Option(
+            None, "--scenario", help="Foreclose under this scenario of the rule files (repeatable; default: base, no shocks)."
+        ),
+        shock: Optional[list[str]] = typer.Option(
+            None, "--shock",
+            help="An ad hoc shock KEY=CHANGE, e.g. BTC=-65%, gpu:H100=-40% (repeatable; together the scenario 'adhoc').",
+        ),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
+        everyone: bool = typer.Option(False, "--all", help="Foreclose every facility with outstanding > 0, not only those in breach."),
+        fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    ) -> None:
+        """What foreclosing at once would recover: facilities in breach sell their GPUs into one thin market."""
+        from bot.render.fire_sale import fire_sale_json, render_fire_sale
+        from bot.usecases.fire_sale import run_fire_sale
+
+        report = run_fire_sale(
+            load_settings(), rules_path=rules, as_of=_as_of(as_of),
+            scenario_names=scenario or [], shock_options=shock or [], everyone=everyone,
+        )
+        if fmt is OutputFormat.json:
+            typer.echo(fire_sale_json(report.rows))
+            for line in report.unmatched:
+                make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
+        else:
+            render_fire_sale(make_console(), report)
 
     @app.command()
     @handle_errors

@@ -8,9 +8,11 @@ ever stored; only the age of an open breach reads stored results.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from bot.config import Settings
 from bot.dates import utc_now
+from bot.digest.mirage import CollateralView
 from bot.digest.model import Digest, DigestInputs, FacilityInfo, build_digest_model
 from bot.digest.stale import PriceNeeds, price_needs, stale_prices
 from bot.digest.store import breach_history, last_digest, load_waivers, record_digest_run
@@ -20,6 +22,7 @@ from bot.domain.metrics import compute_metrics
 from bot.domain.rulebook import RuleSet
 
 QUARTERS = 4
+COLLATERAL = ("outstanding", "collateral_value", "liquidation_value")
 
 
 def build_digest(settings: Settings, *, rules_path: str | None, as_of: date, now: datetime | None = None) -> Digest:
@@ -41,12 +44,18 @@ def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: date
 
     facilities: dict[str, FacilityInfo] = {}
     needs: list[PriceNeeds] = []
+    collateral: list[CollateralView] = []
 
     def remember(chunk) -> None:
         for data in chunk:
             f = data.facility
-            outstanding = compute_metrics(data, market, ("outstanding",))["outstanding"]
+            values = compute_metrics(data, market, COLLATERAL)
+            outstanding = values["outstanding"]
             facilities[f.facility_id] = FacilityInfo(f.facility_id, f.borrower, f.facility_type, f.currency, outstanding)
+            collateral.append(CollateralView(
+                f.facility_id, f.borrower, f.currency, outstanding,
+                *(v if isinstance(v, Decimal) else None for v in (values["collateral_value"], values["liquidation_value"])),
+            ))
             needs.append(price_needs(data, as_of))
 
     current = list(iter_evaluations(engine, ruleset, as_of, on_facilities=remember))
@@ -72,6 +81,7 @@ def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: date
         breach_history=history,
         waivers=waivers,
         stale=stale_prices(needs, market),
+        collateral=collateral,
     ))
 
 

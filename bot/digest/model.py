@@ -16,6 +16,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Iterable, Mapping, Sequence
 
 from bot.alerts.waivers import Waiver
+from bot.digest.mirage import CollateralView, Mirage, build_mirage
 from bot.digest.trend import Point, direction
 from bot.domain.results import SEVERITY_ORDER, STATUSES, CovenantResult
 from bot.domain.rulebook import Covenant
@@ -73,6 +74,7 @@ class DigestInputs:
     waivers: Sequence[Waiver] | None = None  # None: waivers are not tracked in this database
     stale: Sequence[StalePrice] = ()
     window_days: int = DEADLINE_WINDOW_DAYS
+    collateral: Sequence[CollateralView] = ()  # per facility: stated and liquidation value at T
 
 
 # -- what goes out ---------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ class Digest:
     waivers_expiring: tuple[WaiverExpiry, ...] | None  # None: waivers are not tracked
     stale: tuple[StalePrice, ...]
     window_days: int
+    mirage: Mirage = build_mirage(())
 
     def count(self, status: str) -> StatusCount:
         return next(c for c in self.counts if c.status == status)
@@ -210,6 +213,7 @@ def build_digest_model(inputs: DigestInputs) -> Digest:
         waivers_expiring=_waivers(inputs, covenants),
         stale=tuple(sorted(inputs.stale, key=lambda s: (s.kind, s.symbol))),
         window_days=inputs.window_days,
+        mirage=build_mirage(inputs.collateral),
     )
 
 

@@ -113,6 +113,15 @@ def _stale_lines(digest: Digest) -> list[str]:
     return out
 
 
+def _mirage_lines(digest: Digest) -> list[str]:
+    m = digest.mirage
+    out = [f"• Book-wide {esc(t.currency)}: stated {FMT.number(t.stated)}, a sale would realise "
+           f"{FMT.number(t.liquidation)} ({FMT.ltv(t.mirage)} not realised)" for t in m.totals]
+    out += [f"• *{esc(v.facility_id)}* {esc(v.borrower)}: liquidation LTV {FMT.ltv(v.liquidation_ltv)} "
+            f"(book {FMT.ltv(v.book_ltv)})" for v in m.worst[:5]]
+    return out
+
+
 def _facility_line(f: FacilityLine) -> str:
     worst = f.covenants[0]
     cur = f.facility.currency
@@ -145,6 +154,8 @@ def render_slack(digest: Digest) -> SlackMessage:
         _waiver_section(digest),
         section_block(fit_lines(f"*Stale prices* ({len(digest.stale)})", _stale_lines(digest),
                                 empty="Every GPU mark and crypto price in use is within its age limit.")),
+        section_block(fit_lines("*Collateral mirage* (worst liquidation LTV, book LTV beside it)",
+                                _mirage_lines(digest), empty="No facility has collateral to value.")),
         {"type": "divider"},
         section_block(fit_lines(
             "*Worst headroom* (sparkline: headroom at the last 4 quarter ends and today)",

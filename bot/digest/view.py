@@ -23,6 +23,8 @@ BAR_WIDTH, BAR_HEIGHT = Decimal(120), Decimal(10)
 BAR_ZERO = BAR_WIDTH * NEG_SCALE / (NEG_SCALE + POS_SCALE)
 # SVG sparkline: one bar per point.
 SPARK_BAR, SPARK_GAP, SPARK_HEIGHT = Decimal(7), Decimal(3), Decimal(24)
+# Collateral mirage bars: an LTV from 0 to 200 % over LTV_WIDTH, 100 % marked.
+LTV_WIDTH, LTV_HEIGHT, LTV_SCALE = Decimal(160), Decimal(8), Decimal(2)
 # E-mail bar in pixels (table cells), same scale as the SVG one.
 MAIL_NEG, MAIL_POS = 40, 80
 
@@ -177,6 +179,32 @@ class DigestFormat:
             y = zero_y - height if p.headroom >= 0 else zero_y
             bars.append(Rect(x, _px(y), _px(SPARK_BAR), _px(height), p.status or "gap"))
         return width, bars, _px(zero_y) if bottom < 0 else None
+
+    ltv_width = _px(LTV_WIDTH)
+    ltv_height = _px(LTV_HEIGHT)
+    ltv_full = _px(LTV_WIDTH / LTV_SCALE)  # where 100 % sits
+
+    @staticmethod
+    def number(value: Decimal) -> str:
+        return format_number(value, 0)
+
+    @staticmethod
+    def ltv(value: Decimal | None) -> str:
+        return "—" if value is None else f"{format_number(value * 100, 1)} %"
+
+    @staticmethod
+    def ltv_px(value: Decimal | None) -> str:
+        """Width of an LTV bar (0 to 200 %, longer values capped)."""
+        if value is None:
+            return "0"
+        return _px(max(min(value, LTV_SCALE), Decimal(0)) / LTV_SCALE * LTV_WIDTH)
+
+    @staticmethod
+    def ltv_kind(value: Decimal | None) -> str:
+        """breach at or above 100 % (the sale does not cover the loan), warning from 80 %, else ok."""
+        if value is None:
+            return "no_data"
+        return "breach" if value >= 1 else "warning" if value >= Decimal("0.8") else "ok"
 
     @staticmethod
     def mail_bar(headroom: Decimal | None) -> MailBar:

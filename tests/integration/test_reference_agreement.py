@@ -1,7 +1,8 @@
 """The real CLI agrees, row for row, with the independent reference implementation of DOMAIN.md.
 
 A 300-facility random portfolio full of edge cases is imported with `covbot import`, then
-`covbot check --format json` and `covbot stress --format json` are run at several test dates and
+`covbot check --format json`, `covbot stress --format json` and `covbot fire-sale --format json` are run
+at several test dates and
 compared with `tests/reference/domain_ref.py`, which was written from DOMAIN.md alone.
 
 How rows are compared:
@@ -139,7 +140,7 @@ def reason_category(reason):
 
 
 def _field_agrees(name, real, reference) -> bool:
-    if name in ("value", "headroom", "base_value", "stressed_value"):
+    if name in ("value", "headroom", "base_value", "stressed_value") + FIRE_SALE_MONEY:
         return _numbers_agree(real, reference)
     if name == "threshold":
         return _threshold(real) is not None and _threshold(real) == _threshold(reference)
@@ -197,6 +198,8 @@ def assert_agree(real_rows, reference_rows, key_fields, fields, what) -> None:
 
 CHECK_FIELDS = ("metric", "value", "threshold", "status", "headroom", "reason", "months_to_breach")
 STRESS_FIELDS = ("threshold", "base_value", "base_status", "stressed_value", "stressed_status")
+FIRE_SALE_MONEY = ("outstanding", "collateral_value", "liquidation_value", "fire_sale_value", "recovery", "loss")
+FIRE_SALE_FIELDS = FIRE_SALE_MONEY + ("reason",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,3 +253,24 @@ def test_adhoc_shocks_agree_with_the_reference(workspace, as_of):
     assert {row["scenario"] for row in reference} == {"adhoc"}
     assert_agree(real, reference, ("scenario", "facility_id", "covenant_id"), STRESS_FIELDS,
                  f"covbot stress --shock BTC=-50% --shock rent=-0.3 --as-of {as_of}")
+
+
+@pytest.mark.parametrize("as_of", [AS_OF_DATES[2]], ids=str)  # ETH is stale on this date
+def test_fire_sale_of_the_facilities_in_breach_agrees_with_the_reference(workspace, as_of):
+    real = workspace.run_json("fire-sale", "--rules", str(workspace.rules), "--as-of", as_of.isoformat(),
+                              "--format", "json")
+    reference = domain_ref.fire_sale(workspace.data, workspace.rules, as_of)
+    assert len(reference) >= 50 and {row["scenario"] for row in reference} == {"base"}
+    assert any(row["reason"] is not None for row in reference), "a foreclosed facility without a fresh price"
+    assert_agree(real, reference, ("scenario", "facility_id"), FIRE_SALE_FIELDS, f"covbot fire-sale --as-of {as_of}")
+
+
+def test_fire_sale_of_everyone_under_two_scenarios_agrees_with_the_reference(workspace):
+    as_of = AS_OF_DATES[1]
+    real = workspace.run_json("fire-sale", "--rules", str(workspace.rules), "--as-of", as_of.isoformat(), "--all",
+                              "--scenario", "gpu-glut", "--scenario", "crypto-winter", "--format", "json")
+    reference = domain_ref.fire_sale(workspace.data, workspace.rules, as_of, ["gpu-glut", "crypto-winter"],
+                                     everyone=True)
+    assert {row["scenario"] for row in reference} == {"crypto-winter", "gpu-glut"}
+    assert_agree(real, reference, ("scenario", "facility_id"), FIRE_SALE_FIELDS,
+                 f"covbot fire-sale --all --scenario gpu-glut --scenario crypto-winter --as-of {as_of}")
