@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: done.set())
         listener.start()
-        modes = ([f"request URL mode on http://{settings.slack_listen}/slack/events"] if listener.http else []) + (
+        modes: list[str] = ([f"request URL mode on http://{settings.slack_listen}/slack/events"] if listener.http else []) + (
             ["Socket Mode"] if listener.socket else [])
         typer.echo(f"covbot is listening to Slack: {' and '.join(modes)}. Ctrl-C stops it.")
         try:

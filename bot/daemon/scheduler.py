@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -37,6 +37,9 @@ from bot.daemon.jobs import JobProblem, run_recorded
 from bot.daemon.metrics import ServiceMetrics
 from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
 from bot.daemon.slots import claim_slot, finish_slot, has_slots, latest_slot
+
+if TYPE_CHECKING:
+    from bot.slackapp.listener import SlackListener
 
 log = logging.getLogger("covbot.service")
 
@@ -78,7 +81,7 @@ class Service:
         self.watcher = RulesWatcher(self.rules_path, on_loaded=self._rules_loaded, on_refused=self._rules_refused)
         self._work = threading.Lock()  # evaluations, digests and imports one at a time
         self.scheduler: BackgroundScheduler | None = None
-        self.slack = None  # bot.slackapp.listener.SlackListener, when Slack is configured
+        self.slack: SlackListener | None = None  # when Slack is configured
         self._triggers: dict = {}
         self.stopping = threading.Event()
 

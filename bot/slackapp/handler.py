@@ -30,7 +30,12 @@ from bot.dates import utc_now
 from bot.domain.rulebook import RuleSet
 from bot.errors import CovbotError, UsageError
 from bot.notify.escape import slack_escape
-from bot.notify.render_slack import ACTION_ACK, ACTION_EXPLAIN, ACTION_WAIVE, slack_user_mention
+from bot.notify.render_slack import (
+    ACTION_ACK,
+    ACTION_EXPLAIN,
+    ACTION_WAIVE,
+    slack_user_mention,
+)
 from bot.slackapp import acts, parent, reads
 from bot.slackapp.access import Access, SlackUser
 from bot.slackapp.blocks import WAIVE_CALLBACK, submitted, text_message, waive_modal

@@ -9,13 +9,17 @@ Both may be on at once; the same ``SlackApp`` serves both.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
+
+if TYPE_CHECKING:
+    from bot.slackapp.http import HttpListener
+    from bot.slackapp.socket import SocketListener
 
 log = logging.getLogger("covbot.slack")
 
@@ -36,8 +40,8 @@ class SlackListener:
                         "waive form, update alert messages or read users' e-mails")
         self.settings = settings
         self.app = SlackApp(settings, engine, rules=rules)
-        self.http = None
-        self.socket = None
+        self.http: HttpListener | None = None
+        self.socket: SocketListener | None = None
 
     @property
     def port(self) -> int | None:

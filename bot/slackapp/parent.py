@@ -46,15 +46,15 @@ def summary_of(session: Session, facility_id: str, covenant_id: str, ruleset: Ru
                                AuditRow.kind.in_(EVENT_KINDS))
         .order_by(AuditRow.id.desc()).limit(1)).first()
     waiver = store.current_waivers(session, [(facility_id, covenant_id)]).get((facility_id, covenant_id))
-    in_force = waiver is not None and waiver.until >= today and firing
+    in_force = waiver if waiver is not None and waiver.until >= today and firing else None
     since = store.status_since(session, facility_id, covenant_id) or result.as_of
     return ThreadSummary(
         facility=found[0].facility, covenant=covenant, metric=result.metric,
-        status=state.alert_status if firing else "ok", since=since, as_of=result.as_of, value=result.value,
+        status=state.alert_status or "ok" if firing else "ok", since=since, as_of=result.as_of, value=result.value,
         threshold=Threshold.parse(result.threshold) if result.threshold else None, headroom=result.headroom,
         last_event=last.kind if last is not None else "firing",
         last_event_on=(last.as_of if last is not None and last.as_of else result.as_of),
-        waived_until=waiver.until if in_force else None, waived_by=waiver.by if in_force else None,
+        waived_until=in_force.until if in_force else None, waived_by=in_force.by if in_force else None,
         acknowledged_user=state.acknowledged_user if firing else None,
         acknowledged_by=state.acknowledged_by if firing else None,
         acknowledged_at=state.acknowledged_at if firing else None,

@@ -19,7 +19,12 @@ from bot.alerts.tables import AlertStateRow
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
 from bot.notify.escape import slack_escape
-from bot.notify.render import STATUS_WORDS, format_headroom, format_threshold, format_value
+from bot.notify.render import (
+    STATUS_WORDS,
+    format_headroom,
+    format_threshold,
+    format_value,
+)
 from bot.slackapp.blocks import text_message
 from bot.store.repository import load_facilities, load_price_book
 

@@ -12,6 +12,7 @@ import logging
 
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
@@ -31,7 +32,7 @@ class SocketListener:
                                        logger=_sdk_log, auto_reconnect_enabled=True)
         self.client.socket_mode_request_listeners.append(self._on_request)
 
-    def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+    def _on_request(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         answer = None
         try:
             if req.type == "slash_commands":

@@ -59,7 +59,7 @@ class SlackWeb:
                 raise SlackCallFailed(f"users.info: {exc.response.get('error', 'failed')}") from None
             except (SlackClientError, OSError) as exc:
                 raise SlackCallFailed(f"users.info: {type(exc).__name__}") from None
-            profile = ((data or {}).get("user") or {}).get("profile") or {}
+            profile = ((data if isinstance(data, dict) else {}).get("user") or {}).get("profile") or {}
             email = (profile.get("email") or "").strip() or None
         except SlackCallFailed as exc:
             log.warning("could not read the e-mail of Slack user %s: %s", user_id, exc)

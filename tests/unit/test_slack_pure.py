@@ -12,7 +12,13 @@ from bot.alerts.lifecycle import advance
 from bot.alerts.waivers import waiver_problems
 from bot.notify.render_slack import ACTIONS_BLOCK_ID, actions_block
 from bot.slackapp.access import Access, SlackUser
-from bot.slackapp.blocks import MAX_BLOCKS, MAX_SECTION, submitted, text_message, waive_modal
+from bot.slackapp.blocks import (
+    MAX_BLOCKS,
+    MAX_SECTION,
+    submitted,
+    text_message,
+    waive_modal,
+)
 from bot.slackapp.requests import BadRequest, alert_key, from_form
 from tests.unit.test_lifecycle import Timeline, clock, covenant, result
 
@@ -93,7 +99,7 @@ def test_an_acknowledged_alert_sends_no_reminders_until_its_status_changes():
     t.state = replace(t.state, acknowledged_status="breach")
     assert [t.kinds(day, "breach") for day in (7, 14, 21)] == [[], [], []]
     # acknowledged as a warning but now a breach: reminders are due again
-    state, events = advance(replace(t.state, acknowledged_status="warning"), result("breach", 28), t.cov,
+    _, events = advance(replace(t.state, acknowledged_status="warning"), result("breach", 28), t.cov,
                             clock(28), None)
     assert [e.kind for e in events] == ["reminder"]
     # a cure forgets the acknowledgement
