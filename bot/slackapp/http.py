@@ -4,7 +4,7 @@ Every request is verified with slack-sdk's ``SignatureVerifier``: ``X-Slack-Requ
 within 5 minutes of now and ``X-Slack-Signature`` = ``v0=`` + HMAC-SHA256 of
 ``v0:{timestamp}:{raw body}``, compared in constant time. Anything else is HTTP 401 and changes
 nothing. A verified request gets HTTP 200 with the handler's immediate answer (JSON) or an empty
-body. Bodies and headers are never logged (a slash command's body carries a token).
+body (also one covbot cannot use: it came from Slack). Bodies and headers are never logged (a slash command's body carries a token).
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ def wsgi_app(app: SlackApp, verifier: SignatureVerifier) -> Callable:
         if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
             log.warning("refused a request to %s with a missing, stale or wrong signature (HTTP 401)", PATH)
             return answer("401 Unauthorized", b"invalid signature\n")
+        if (environ.get("CONTENT_TYPE") or "").startswith("application/json"):
+            return answer("200 OK", *_json_body(body))  # Events API (not used): the URL check only
         try:
             request = from_form(body)
-        except (BadRequest, UnicodeDecodeError) as exc:
-            log.warning("refused a signed request that is not a Slack command or interaction: %s", exc)
-            return answer("400 Bad Request", b"not a Slack request\n")
+        except (BadRequest, UnicodeDecodeError) as exc:  # signed by Slack, so still a 200: nothing to do
+            log.warning("ignored a signed request that is not a slash command or an interaction: %s", exc)
+            return answer("200 OK")
         retry = environ.get("HTTP_X_SLACK_RETRY_NUM")
         if retry:
             log.info("Slack retry %s of a %s request (acted on once at most)", retry, request.kind)
@@ -62,6 +64,18 @@ def wsgi_app(app: SlackApp, verifier: SignatureVerifier) -> Callable:
                       "application/json; charset=utf-8")
 
     return application
+
+
+def _json_body(body: bytes) -> tuple[bytes, str]:
+    """The answer to a signed JSON body: Slack's ``url_verification`` challenge echoed (so the
+    URL can be saved in the app's Event Subscriptions too), else nothing."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("type") == "url_verification" and isinstance(data.get("challenge"), str):
+        return json.dumps({"challenge": data["challenge"]}).encode(), "application/json; charset=utf-8"
+    return b"", "text/plain; charset=utf-8"
 
 
 class HttpListener:

@@ -166,6 +166,32 @@ def test_forged_and_stale_requests_get_401_and_change_nothing(book, slack):
     assert slack.answers_to("forged") == [] and slack.calls("users.info") == []
 
 
+def test_a_signed_body_covbot_cannot_use_still_gets_200_and_the_url_check_is_answered(book, slack):
+    with listening(book) as listener:
+        body = "text=no+command+or+user"
+        assert post(listener, body, signed(body)) == (200, b"")
+        check = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+        request = urllib.request.Request(f"http://127.0.0.1:{listener.port}/slack/events", data=check.encode(),
+                                         headers={"Content-Type": "application/json", **signed(check)})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["challenge"].startswith("3eZbrw1")
+        unsigned = urllib.request.Request(f"http://127.0.0.1:{listener.port}/slack/events", data=check.encode(),
+                                          headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(unsigned, timeout=10)
+        assert refused.value.code == 401
+
+
+def test_slack_serve_without_a_secret_or_app_token_is_a_usage_error(book):
+    book.env.update(SLACK_SIGNING_SECRET="", SLACK_APP_TOKEN="")
+    result = book.cli("slack", "serve")
+    assert result.exit_code == 2 and "SLACK_SIGNING_SECRET" in result.output
+    book.env.update(SLACK_APP_TOKEN="xoxb-not-an-app-token")
+    result = book.cli("slack", "serve")
+    assert result.exit_code == 2 and "SLACK_APP_TOKEN must be an app-level token" in result.output
+    assert "xoxb-not-an-app-token" not in result.output
+
+
 # -- acknowledge ---------------------------------------------------------------------------------
 
 
