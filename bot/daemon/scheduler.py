@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,16 +30,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
-from bot.dates import utc_now
-from bot.errors import UsageError
 from bot.daemon import leader as leadership
 from bot.daemon.jobs import JobProblem, run_recorded
 from bot.daemon.metrics import ServiceMetrics
 from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
 from bot.daemon.slots import claim_slot, finish_slot, has_slots, latest_slot
-
-if TYPE_CHECKING:
-    from bot.slackapp.listener import SlackListener
+from bot.dates import utc_now
+from bot.errors import UsageError
+from bot.slackapp.listener import SlackListener
+from bot.slackapp.listener import configured as slack_configured
 
 log = logging.getLogger("covbot.service")
 
@@ -153,23 +152,13 @@ class Service:
     def _listen_to_slack(self) -> None:
         """Every instance (leader or not) answers Slack, in threads of its own, when configured; a
         Slack problem at start is logged and does not stop the evaluations."""
-        from bot.slackapp.listener import SlackListener, configured
-
-        if not configured(self.settings):
+        if not slack_configured(self.settings):
             return
         try:
-            self.slack = SlackListener(self.settings, self.engine, rules=self._live_rules).start()
+            self.slack = SlackListener(self.settings, self.engine, rules=lambda: self.watcher.current).start()
         except Exception as exc:
             log.error("not listening to Slack: %s", exc)
             self.slack = None
-
-    def _live_rules(self):
-        current = self.watcher.current
-        if current is None:
-            from bot.usecases.check import load_ruleset
-
-            return load_ruleset(self.settings, self.rules_path)
-        return current
 
     def stop(self) -> None:
         """Finish the running jobs, release the leadership, mark this instance stopped."""

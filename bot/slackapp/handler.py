@@ -36,12 +36,14 @@ from bot.notify.render_slack import (
     ACTION_WAIVE,
     slack_user_mention,
 )
+from bot.rulefiles.loader import load_rules
 from bot.slackapp import acts, parent, reads
 from bot.slackapp.access import Access, SlackUser
 from bot.slackapp.blocks import WAIVE_CALLBACK, submitted, text_message, waive_modal
 from bot.slackapp.requests import BadRequest, SlackRequest, alert_key
 from bot.slackapp.web import SlackCallFailed, SlackWeb
 from bot.store.db import session_scope, writer
+from bot.store.repository import load_facilities
 
 log = logging.getLogger("covbot.slack")
 
@@ -51,17 +53,24 @@ READ_VERBS = ("status", "facility", "explain", "waivers")
 
 class SlackApp:
     def __init__(self, settings: Settings, engine: Engine, *, web: SlackWeb | None = None,
-                 rules: Callable[[], RuleSet] | None = None, clock: Callable[[], datetime] = utc_now,
+                 rules: Callable[[], RuleSet | None] | None = None, clock: Callable[[], datetime] = utc_now,
                  workers: int = 4):
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         self.engine = engine
         self.web = web or SlackWeb(token, settings.slack_base_url)
         self.access = Access.from_settings(settings.slack_approvers, settings.slack_readers)
-        self.rules = rules or _rules_from(settings)
+        self._rules = rules or (lambda: load_rules(settings.rules))
         self.clock = clock
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="covbot-slack")
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
+
+    def rules(self) -> RuleSet:
+        """The live rule set (``covbot run``'s), or the rule files (COVBOT_RULES) read afresh."""
+        ruleset = self._rules()
+        if ruleset is None:
+            raise UsageError("No rule set is loaded (COVBOT_RULES or --rules).")
+        return ruleset
 
     # -- the immediate answer ----------------------------------------------------------------------
 
@@ -266,8 +275,6 @@ class SlackApp:
             return None
 
     def _borrower(self, facility_id: str) -> str | None:
-        from bot.store.repository import load_facilities
-
         with session_scope(self.engine) as session:
             found = load_facilities(session, [facility_id])
         return found[0].facility.borrower if found else None
@@ -319,10 +326,3 @@ class SlackApp:
         except Exception as exc:  # the user cannot be reached: the log has it
             log.warning("could not tell Slack user %s: %s", request.user_id, type(exc).__name__)
 
-
-def _rules_from(settings: Settings) -> Callable[[], RuleSet]:
-    def load() -> RuleSet:
-        from bot.usecases.check import load_ruleset
-
-        return load_ruleset(settings, None)
-    return load

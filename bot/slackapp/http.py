@@ -15,6 +15,7 @@ import threading
 from typing import Callable, Iterable
 
 from slack_sdk.signature import SignatureVerifier
+from waitress.server import create_server
 
 from bot.slackapp.handler import SlackApp
 from bot.slackapp.requests import BadRequest, from_form
@@ -82,8 +83,6 @@ class HttpListener:
     """waitress on ``host:port`` in a thread of its own; ``port`` is the bound one (0 picks a free one)."""
 
     def __init__(self, app: SlackApp, signing_secret: str, host: str, port: int, *, threads: int = 8):
-        from waitress.server import create_server
-
         self.server = create_server(wsgi_app(app, SignatureVerifier(signing_secret)), host=host, port=port,
                                     threads=threads, ident="covbot", clear_untrusted_proxy_headers=True,
                                     asyncore_loop_timeout=0.2,  # how soon stop() is noticed

@@ -9,17 +9,16 @@ Both may be on at once; the same ``SlackApp`` serves both.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
-
-if TYPE_CHECKING:
-    from bot.slackapp.http import HttpListener
-    from bot.slackapp.socket import SocketListener
+from bot.slackapp.handler import SlackApp
+from bot.slackapp.http import HttpListener
+from bot.slackapp.socket import SocketListener
 
 log = logging.getLogger("covbot.slack")
 
@@ -29,9 +28,8 @@ def configured(settings: Settings) -> bool:
 
 
 class SlackListener:
-    def __init__(self, settings: Settings, engine: Engine, *, rules: Callable[[], RuleSet] | None = None):
-        from bot.slackapp.handler import SlackApp
-
+    def __init__(self, settings: Settings, engine: Engine, *,
+                 rules: Callable[[], RuleSet | None] | None = None):
         if not configured(settings):
             raise UsageError("Slack is not configured: set SLACK_SIGNING_SECRET (request URL mode) and/or "
                              "SLACK_APP_TOKEN (Socket Mode).")
@@ -48,9 +46,6 @@ class SlackListener:
         return self.http.port if self.http is not None else None
 
     def start(self) -> "SlackListener":
-        from bot.slackapp.http import HttpListener
-        from bot.slackapp.socket import SocketListener
-
         s = self.settings
         try:
             if s.slack_signing_secret is not None:

@@ -16,7 +16,11 @@ from sqlalchemy.orm import Session
 
 from bot.alerts import store
 from bot.alerts.tables import AlertStateRow
+from bot.domain.evaluation import evaluate_facility
+from bot.domain.explain import explain_facility
+from bot.domain.market import Market
 from bot.domain.rulebook import RuleSet
+from bot.domain.shocks import NO_SHOCKS
 from bot.errors import UsageError
 from bot.notify.escape import slack_escape
 from bot.notify.render import (
@@ -25,6 +29,7 @@ from bot.notify.render import (
     format_threshold,
     format_value,
 )
+from bot.render.explain import render_explanation
 from bot.slackapp.blocks import text_message
 from bot.store.repository import load_facilities, load_price_book
 
@@ -80,11 +85,6 @@ def status_message(session: Session) -> dict:
 
 
 def _evaluate(session: Session, ruleset: RuleSet, facility_id: str, today: date):
-    from bot.domain.evaluation import evaluate_facility
-    from bot.domain.explain import explain_facility
-    from bot.domain.market import Market
-    from bot.domain.shocks import NO_SHOCKS
-
     found = load_facilities(session, [facility_id])
     if not found:
         raise UsageError(f"No facility with id {facility_id!r} is stored.")
@@ -111,8 +111,6 @@ def facility_message(session: Session, ruleset: RuleSet, facility_id: str, today
 
 def explain_message(session: Session, ruleset: RuleSet, facility_id: str, covenant_id: str | None,
                     today: date) -> dict:
-    from bot.render.explain import render_explanation
-
     data, explanation, results = _evaluate(session, ruleset, facility_id, today)
     if covenant_id is not None:
         results = [r for r in results if r.covenant_id == covenant_id]

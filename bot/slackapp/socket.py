@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.errors import DeliveryError
 from bot.slackapp.handler import SlackApp
 from bot.slackapp.requests import BadRequest, from_command, from_interaction
 
@@ -45,10 +47,6 @@ class SocketListener:
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=answer))
 
     def start(self) -> "SocketListener":
-        from slack_sdk.errors import SlackApiError, SlackClientError
-
-        from bot.errors import DeliveryError
-
         try:
             self.client.connect()
         except SlackApiError as exc:
