@@ -30,13 +30,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
+from bot.dates import utc_now
+from bot.errors import UsageError
 from bot.daemon import leader as leadership
 from bot.daemon.jobs import JobProblem, run_recorded
 from bot.daemon.metrics import ServiceMetrics
 from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
 from bot.daemon.slots import claim_slot, finish_slot, has_slots, latest_slot
-from bot.dates import utc_now
-from bot.errors import UsageError
 from bot.slackapp.listener import SlackListener
 from bot.slackapp.listener import configured as slack_configured
 
