@@ -18,6 +18,7 @@ from bot.alerts import store
 from bot.alerts.grouping import group_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance
 from bot.alerts.routing import routes_for
+from bot.alerts.tables import AlertStateRow
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
@@ -208,8 +209,19 @@ def _parent_update(session: Session, run: AlertRun, event: AlertEvent, ctx):
         since = changes[-1] if changes else store.status_since(session, *key)
         if since is not None:
             summary = replace(summary, since=since)
+    summary = _acknowledged(session, key, summary)
     message = render_slack_parent(summary)
     return message.text, message.blocks
+
+
+def _acknowledged(session: Session, key: Key, summary):
+    """Keep "Acknowledged by …" on the parent while the acknowledgement holds (it is cleared, in
+    the same transaction, once the alert's status changes)."""
+    row = session.get(AlertStateRow, key, populate_existing=True)
+    if row is None or row.acknowledged_at is None:
+        return summary
+    return replace(summary, acknowledged_user=row.acknowledged_user, acknowledged_by=row.acknowledged_by,
+                   acknowledged_at=row.acknowledged_at)
 
 
 def _queue_email(session: Session, run: AlertRun, address: str, items, now: datetime) -> None:

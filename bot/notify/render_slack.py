@@ -171,6 +171,7 @@ class ThreadSummary:
             since=event.as_of, as_of=event.as_of, value=r.value, threshold=r.threshold,
             headroom=r.headroom, last_event=event.kind, last_event_on=event.as_of,
             waived_until=event.waiver.until if event.kind == "waived" and event.waiver else None,
+            waived_by=event.waiver.by if event.kind == "waived" and event.waiver else None,
         )
 
     def after(self, event: AlertEvent) -> "ThreadSummary":
@@ -180,18 +181,18 @@ class ThreadSummary:
                 f"An event of {event.facility_id}/{event.covenant_id} cannot update the thread of "
                 f"{self.facility.facility_id}/{self.covenant.id}."
             )
-        waived_until = self.waived_until
+        waived_until, waived_by = self.waived_until, self.waived_by
         if event.kind == "waived" and event.waiver is not None:
-            waived_until = event.waiver.until
+            waived_until, waived_by = event.waiver.until, event.waiver.by
         elif event.kind in ("waiver_expired", "resolved"):
-            waived_until = None
+            waived_until, waived_by = None, None
         r = event.result
         return replace(
             self, status=event.status,
             since=self.since if event.status == self.status else event.as_of,
             as_of=max(self.as_of, event.as_of), value=r.value, threshold=r.threshold,
             headroom=r.headroom, metric=r.metric, last_event=event.kind,
-            last_event_on=event.as_of, waived_until=waived_until,
+            last_event_on=event.as_of, waived_until=waived_until, waived_by=waived_by,
         )
 
 

@@ -227,8 +227,14 @@ def test_an_acknowledgement_ends_when_the_status_changes(book, slack):
         post(listener, body, signed(body))
         listener.app.drain()
     assert alert_state(book).acknowledged_status == "breach"
-    book.check(DAY + dt.timedelta(days=1))  # still a breach: still acknowledged
+    # still a breach, now waived: still acknowledged, and the parent the dispatcher updates says both
+    until = (today_utc() + dt.timedelta(days=3)).isoformat()
+    book.ok(book.cli("waive", "FAC-1", "max-draw", "--until", until, "--reason", "cure agreed",
+                     "--by", "bob@lender.example"))
+    book.check(DAY + dt.timedelta(days=1))
     assert alert_state(book).acknowledged_status == "breach"
+    shown = all_text(parent(slack).blocks)
+    assert "Acknowledged* by <@U0APPROVER>" in shown and f"*Waived* until {until} by bob@lender.example" in shown
     book.set_status(DAY + dt.timedelta(days=2), "warning")
     book.check(DAY + dt.timedelta(days=2))
     state = alert_state(book)
