@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     slack_approvers: str = Field("", alias="COVBOT_SLACK_APPROVERS")
     slack_readers: str = Field("*", alias="COVBOT_SLACK_READERS")
 
+    # storage: evaluation results older than this many days are pruned daily (quarter ends kept; 0: keep all)
+    results_keep_days: int = Field(400, ge=0, alias="COVBOT_RESULTS_KEEP_DAYS")
+
     # service
     eval_cron: str = Field("0 6 * * *", alias="COVBOT_EVAL_CRON")
     digest_cron: str = Field("0 7 * * mon", alias="COVBOT_DIGEST_CRON")

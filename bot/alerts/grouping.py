@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.alerts.lifecycle import AlertEvent
 
 DEFAULT_GROUP_THRESHOLD = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,14 @@ def group_for_delivery(
     Only events with ``notify`` set are delivered (the rest belong to the audit trail). A route
     with more than ``threshold`` of them gets one grouped message; otherwise one message each.
     """
-    if threshold < 1:
-        raise ValueError(f"the grouping threshold must be at least 1, got {threshold}")
     groups: list[Group] = []
     for route, events in events_by_route.items():
-        to_send = tuple(e for e in events if e.notify)
-        if len(to_send) > threshold:
-            groups.append(Group(route, to_send))
-        else:
-            groups.extend(Group(route, (e,)) for e in to_send)
+        groups.extend(Group(route, tuple(part)) for part in split_for_delivery([e for e in events if e.notify], threshold))
     return groups
+
+
+def split_for_delivery(items: Sequence[T], threshold: int = DEFAULT_GROUP_THRESHOLD) -> list[list[T]]:
+    """The messages for one route's items (all to be sent): one group above ``threshold``, else one each."""
+    if threshold < 1:
+        raise ValueError(f"the grouping threshold must be at least 1, got {threshold}")
+    return [list(items)] if len(items) > threshold else [[item] for item in items]

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from sqlalchemy.orm import Session
 
 from bot.alerts import store
-from bot.alerts.grouping import group_for_delivery
+from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance
 from bot.alerts.routing import routes_for
 from bot.alerts.tables import AlertStateRow
@@ -24,6 +24,9 @@ from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import RuleSet
 from bot.notify import outbox
+from bot.notify.render import AlertContext, AlertNotice, WaiverNote, worst_first
+from bot.notify.render_email import MAX_SHOWN
+from bot.notify.render_slack import MAX_GROUP_LINES
 
 Key = tuple[str, str]
 
@@ -109,12 +112,20 @@ def _audit_change(previous: AlertState | None, state: AlertState, events: list[A
 # -- routing and rendering into the outbox ---------------------------------------------------------
 
 
+def notice_of(event: AlertEvent) -> AlertNotice:
+    """The event as notify renders it (notify knows nothing of the lifecycle)."""
+    waiver = event.waiver
+    return AlertNotice(
+        kind=event.kind, facility_id=event.facility_id, covenant_id=event.covenant_id, status=event.status,
+        previous_status=event.previous_status, severity=event.severity, as_of=event.as_of, result=event.result,
+        waiver=WaiverNote(waiver.until, waiver.reason, waiver.by) if waiver is not None else None,
+    )
+
+
 def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
            now: datetime, settings: Settings) -> None:
-    from bot.notify.render import AlertContext
-
-    by_channel: dict[str, list[tuple[AlertEvent, AlertContext]]] = defaultdict(list)
-    by_address: dict[str, list[tuple[AlertEvent, AlertContext]]] = defaultdict(list)
+    by_channel: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
+    by_address: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
     contexts: dict[Key, AlertContext] = {}
     notified = run.notified
     as_of = max((e.as_of for e in notified), default=None)
@@ -135,10 +146,11 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             run.unrouted += 1
             run.audit.append(_audit_row("unrouted", now, *key, as_of=event.as_of, status=event.status,
                                         detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
+        notice = notice_of(event)
         for channel in routes.slack:
-            by_channel[channel].append((event, contexts[key]))
+            by_channel[channel].append((notice, contexts[key]))
         for address in routes.email:
-            by_address[address].append((event, contexts[key]))
+            by_address[address].append((notice, contexts[key]))
     for channel, items in by_channel.items():
         run.slack_messages += _queue_slack(session, run, channel, items, now, settings.group_threshold)
     for address, items in by_address.items():
@@ -176,14 +188,13 @@ def _forward_note(event: AlertEvent) -> str | None:
 def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: datetime, threshold: int) -> int:
     from bot.notify.render import render_slack, render_slack_group
 
-    contexts = {(e.facility_id, e.covenant_id, e.kind): ctx for e, ctx in items}
     queued = 0
-    for group in group_for_delivery({channel: [e for e, _ in items]}, threshold):
-        pairs = [(e, contexts[(e.facility_id, e.covenant_id, e.kind)]) for e in group.events]
-        if group.grouped:
+    for pairs in split_for_delivery(items, threshold):
+        if len(pairs) > 1:
             message = render_slack_group(pairs, channel)
+            shown = sorted(pairs, key=worst_first)[:MAX_GROUP_LINES]
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert_group",
-                                       now=now, alerts=[(e.facility_id, e.covenant_id) for e in group.events])
+                                       now=now, alerts=[(e.facility_id, e.covenant_id) for e, _ in shown])
         else:
             event, ctx = pairs[0]
             role = "start" if event.kind == "firing" else "reply"
@@ -192,7 +203,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
                                        parent_update=parent)
-        run.audit += _queued(row, group.events, f"Slack {channel}", now)
+        run.audit += _queued(row, [e for e, _ in pairs], f"Slack {channel}", now)
         queued += 1
     return queued
 
@@ -230,8 +241,9 @@ def _queue_email(session: Session, run: AlertRun, address: str, items, now: date
     as_of = max(e.as_of for e, _ in items)
     content = render_email(address, items, as_of)
     events = [e for e, _ in items]
+    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
     row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",
-                               now=now, alerts=[(e.facility_id, e.covenant_id) for e in events])
+                               now=now, alerts=shown, attachments=content.attachments)
     run.audit += _queued(row, events, f"e-mail {address}", now)
 
 

@@ -18,6 +18,7 @@ from bot.alerts.lifecycle import AlertState
 from bot.alerts.tables import AlertStateRow, AuditRow, WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.domain.thresholds import Threshold
+from bot.notify import outbox
 from bot.store.tables import EvaluationResultRow
 
 Key = tuple[str, str]  # (facility_id, covenant_id)
@@ -209,14 +210,29 @@ def audit_rows(session: Session, rows: list[dict]) -> None:
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
             limit: int | None = None) -> list[AuditRow]:
-    """The audit trail of one facility (or one alert), oldest first (the latest ``limit`` rows)."""
+    """The audit trail of one facility (or one alert), oldest first (the latest ``limit`` rows):
+    its state changes and waivers, and the delivery steps of every message about it (from notify's
+    delivery log, joined through the notification ids of its ``queued`` rows; rows not stored)."""
     query = select(AuditRow).where(AuditRow.facility_id == facility_id)
     if covenant_id is not None:
         query = query.where(AuditRow.covenant_id == covenant_id)
     query = query.order_by(AuditRow.id.desc())
     if limit:
         query = query.limit(limit)
-    return list(reversed(session.scalars(query).all()))
+    rows = list(reversed(session.scalars(query).all()))
+    about: dict[str, list[str]] = {}
+    for row in rows:
+        if row.kind == "queued" and row.notification_id:
+            covenants = about.setdefault(row.notification_id, [])
+            if row.covenant_id not in covenants:
+                covenants.append(row.covenant_id)
+    steps = [AuditRow(at=step.at, facility_id=facility_id, covenant_id=cid, kind=step.kind, actor="covbot",
+                      notification_id=step.notification_id, detail=step.detail)
+             for step in outbox.delivery_log(session, about) for cid in about[step.notification_id]]
+    merged = sorted(((r.at, 0, i, r) for i, r in enumerate(rows)), key=lambda t: t[:3])
+    merged += [(s.at, 1, i, s) for i, s in enumerate(steps)]
+    ordered = [r for *_, r in sorted(merged, key=lambda t: t[:3])]
+    return ordered[-limit:] if limit else ordered
 
 
 def status_since(session: Session, facility_id: str, covenant_id: str) -> date | None:

@@ -1,4 +1,4 @@
-"""Tables of alerts and their delivery: alert state, waivers, audit trail, outbox, Slack threads.
+"""Tables of alerts: alert state, waivers, the audit trail (the outbox and Slack threads are bot.notify.tables).
 
 Same conventions as ``bot.store.tables``: natural keys as ``KeyText``, decimals as ``DecimalText``,
 instants as ``UTCDateTime``. Migration ``0002_alerts`` creates exactly these tables.
@@ -9,13 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import DecimalText, KeyText, UTCDateTime, optional_text, optional_when, optional_day
-
-
-
 
 
 class AlertStateRow(SQLModel, table=True):
@@ -86,53 +83,8 @@ class AuditRow(SQLModel, table=True):
     detail: str | None = optional_text()
 
 
-class OutboxRow(SQLModel, table=True):
-    """A rendered message waiting for (or done with) delivery. ``payload`` is JSON text."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        UniqueConstraint("notification_id", name="uq_outbox_notification_id"),
-        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
-    notification_id: str = Field(sa_column=Column(Text(), nullable=False))
-    transport: str = Field(sa_column=Column(Text(), nullable=False))  # slack | email
-    route: str = Field(sa_column=Column(Text(), nullable=False))  # #channel / channel id / addresses
-    kind: str = Field(sa_column=Column(Text(), nullable=False))  # alert, alert_group, digest, ...
-    thread_role: str | None = optional_text()  # slack only: start | reply | None (not threaded)
-    facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
-    covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
-    payload: str = Field(sa_column=Column(Text(), nullable=False))
-    state: str = Field(sa_column=Column(Text(), nullable=False))  # queued sending retry sent dead
-    attempts: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
-    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    last_attempt_at: dt.datetime | None = optional_when()
-    sent_at: dt.datetime | None = optional_when()
-    sent_via: str | None = optional_text()  # slack | smtp | file
-    last_error: str | None = optional_text()
-    channel_id: str | None = optional_text()
-    ts: str | None = optional_text()
-
-
-class SlackThreadRow(SQLModel, table=True):
-    """Where an alert's Slack thread lives in one channel: its parent message."""
-
-    __tablename__ = "slack_threads"
-
-    facility_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
-    covenant_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
-    channel_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
-    ts: str = Field(sa_column=Column(Text(), nullable=False))
-    notification_id: str = Field(sa_column=Column(Text(), nullable=False))
-    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
 ALERT_TABLES = {
     "alert_states": AlertStateRow.__table__,
     "waivers": WaiverRow.__table__,
     "alert_audit": AuditRow.__table__,
-    "outbox": OutboxRow.__table__,
-    "slack_threads": SlackThreadRow.__table__,
 }

@@ -4,6 +4,7 @@
     digest    COVBOT_DIGEST_CRON    build the digest at the slot's date and queue it
     dispatch  COVBOT_DISPATCH_SECONDS   deliver due outbox messages (time budget = the interval)
     inbox     COVBOT_INBOX_POLL_SECONDS import drops, then evaluate (only with COVBOT_INBOX)
+    prune     daily (first at start)    drop evaluation results older than COVBOT_RESULTS_KEEP_DAYS
     rules     every few seconds     hot reload of the rule files (also right before each evaluation)
     leader    every few seconds     heartbeat, or try to take over as leader
 
@@ -145,6 +146,7 @@ class Service:
         if self.settings.inbox:
             s.add_job(self._job("inbox", self.read_inbox), self._triggers["inbox"],
                       id="inbox", next_run_time=now)
+        s.add_job(self._job("prune", self.prune), IntervalTrigger(days=1), id="prune", next_run_time=now)
         s.add_job(self.poll_rules, IntervalTrigger(seconds=RULES_POLL_SECONDS), id="rules", executor="housekeeping")
         s.add_job(self.leader_tick, IntervalTrigger(seconds=LEADER_RETRY_SECONDS), id="leader", executor="housekeeping")
         return s
@@ -265,6 +267,15 @@ class Service:
             self.metrics.outbox_depth(counts(session))
         if report.errors:
             log.warning("delivery problems: %s", "; ".join(report.errors[:5]))
+
+    def prune(self) -> None:
+        from bot.usecases.retention import prune_old_results
+
+        with self._work:
+            pruned = prune_old_results(self.settings, self.engine, self.clock().astimezone(self.tz).date())
+        if pruned.runs:
+            log.info("pruned %d evaluation run(s), %d result(s), before %s (quarter ends kept)",
+                     pruned.runs, pruned.results, pruned.before)
 
     def read_inbox(self) -> None:
         from bot.daemon.inbox import process_inbox

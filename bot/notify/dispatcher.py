@@ -25,15 +25,14 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from bot.alerts import store
-from bot.alerts.tables import OutboxRow
+from bot.notify.tables import OutboxRow
 from bot.config import Settings
 from bot.dates import utc_now
 from bot.errors import DeliveryError, PermanentDeliveryError
 from bot.notify import outbox
 from bot.notify.email import EmailTransport
 from bot.notify.file_outbox import FileOutbox
-from bot.notify.messages import OutgoingEmail, PostedMessage
+from bot.notify.messages import Attachment, OutgoingEmail, PostedMessage
 from bot.notify.slack import SlackTransport
 from bot.store.db import session_scope
 
@@ -276,7 +275,8 @@ class Dispatcher:
     def _outgoing(self, row: OutboxRow) -> OutgoingEmail:
         p = outbox.payload_of(row)
         return OutgoingEmail(to=tuple(p["to"]), subject=p["subject"], text=p["text"], html=p["html"],
-                             message_id=f"<{row.notification_id}@covbot>")
+                             message_id=f"<{row.notification_id}@covbot>",
+                             attachments=tuple(Attachment.from_stored(a) for a in p.get("attachments", ())))
 
     @staticmethod
     def _where(row: OutboxRow) -> str:
@@ -284,11 +284,9 @@ class Dispatcher:
 
     @staticmethod
     def _audit(session, row: OutboxRow, kind: str, now: datetime, detail: str) -> None:
-        keys = outbox.alerts_of(row) or [(None, None)]
-        store.audit_rows(session, [
-            {"at": now, "kind": kind, "facility_id": facility_id, "covenant_id": covenant_id, "actor": "covbot",
-             "notification_id": row.notification_id, "detail": f"message {row.id}: {detail}"}
-            for facility_id, covenant_id in keys])
+        """One line in the delivery log per message and step (`covbot history` shows it beside the
+        alerts the message is about)."""
+        outbox.log_delivery(session, row.notification_id, kind, now, f"message {row.id}: {detail}")
 
 
 class _Skipped(Exception):

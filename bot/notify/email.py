@@ -86,6 +86,9 @@ class EmailTransport:
         mime["Message-ID"] = _bracketed(message.message_id)
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
+        for attachment in getattr(message, "attachments", ()):
+            maintype, _, subtype = attachment.content_type.partition("/")
+            mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         return mime
 
     def send(self, message: EmailLike) -> None:

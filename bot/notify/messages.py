@@ -5,6 +5,7 @@ The pipeline (outbox, dispatcher) renders notifications into these; transports o
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,28 @@ class SlackPost:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail (the full alert list as CSV, or zipped)."""
+
+    filename: str
+    content_type: str  # "text/csv" or "application/zip"
+    data: bytes
+
+    def stored(self) -> dict[str, str]:
+        """As kept in the outbox payload: text as text, anything else in base64."""
+        if self.content_type.startswith("text/"):
+            return {"filename": self.filename, "content_type": self.content_type, "text": self.data.decode("utf-8")}
+        return {"filename": self.filename, "content_type": self.content_type,
+                "base64": base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, str]) -> "Attachment":
+        data = (stored["text"].encode("utf-8") if "text" in stored
+                else base64.b64decode(stored["base64"].encode("ascii")))
+        return cls(stored["filename"], stored["content_type"], data)
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     """An e-mail ready to send: plain text and HTML alternatives of the same content.
 
@@ -55,6 +78,7 @@ class OutgoingEmail:
     text: str
     html: str
     message_id: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._\-+=]")

@@ -26,7 +26,8 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.alerts.tables import OutboxRow, SlackThreadRow
+from bot.notify.messages import Attachment
+from bot.notify.tables import DeliveryLogRow, OutboxRow, SlackThreadRow
 
 UNFINISHED = ("queued", "sending", "retry")
 STATES = ("queued", "sending", "retry", "sent", "dead")
@@ -96,13 +97,17 @@ def enqueue_email(
     kind: str,
     now: datetime,
     alerts: Iterable[Key] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxRow:
-    """Queue one e-mail (sent with the stable Message-ID ``<notification-id@covbot>``)."""
+    """Queue one e-mail (sent with the stable Message-ID ``<notification-id@covbot>``). ``alerts``:
+    the alerts it shows (a long list is counted in it and attached, not listed here)."""
     recipients = [a.strip() for a in to if a and a.strip()]
     if not recipients:
         raise ValueError("an e-mail needs at least one recipient")
-    payload = {"to": recipients, "subject": subject, "text": text, "html": html,
-               "alerts": [list(k) for k in alerts]}
+    payload: dict[str, Any] = {"to": recipients, "subject": subject, "text": text, "html": html,
+                               "alerts": [list(k) for k in alerts]}
+    if attachments:
+        payload["attachments"] = [a.stored() for a in attachments]
     return _add(session, transport="email", route=", ".join(recipients), kind=kind, payload=payload, now=now)
 
 
@@ -212,6 +217,24 @@ def counts(session: Session) -> dict[str, int]:
     for state, n in session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)):
         out[state] = n
     return out
+
+
+# -- the delivery log --------------------------------------------------------------------------------
+
+
+def log_delivery(session: Session, notification_id: str, kind: str, at: datetime, detail: str) -> None:
+    """Record one delivery step of a message (attempt, delivered, failed, dead letter, ...)."""
+    session.add(DeliveryLogRow(at=at, notification_id=notification_id, kind=kind, detail=detail))
+
+
+def delivery_log(session: Session, notification_ids: Iterable[str]) -> list[DeliveryLogRow]:
+    """The delivery steps of these messages, oldest first."""
+    ids = sorted(set(notification_ids))
+    rows: list[DeliveryLogRow] = []
+    for start in range(0, len(ids), 500):
+        rows += session.scalars(select(DeliveryLogRow).where(
+            DeliveryLogRow.notification_id.in_(ids[start:start + 500]))).all()
+    return sorted(rows, key=lambda r: r.id)
 
 
 # -- Slack threads --------------------------------------------------------------------------------

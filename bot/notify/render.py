@@ -1,6 +1,7 @@
 """What an alert says, before any channel lays it out: the lender's view of one alert event.
 
-``alert_view`` turns an ``AlertEvent`` and its ``AlertContext`` into an ``AlertView`` of plain,
+``alert_view`` turns an ``AlertNotice`` (notify's own input: what happened to one alert, handed in by
+``bot.alerts``) and its ``AlertContext`` into an ``AlertView`` of plain,
 formatted strings (value "1.18x", headroom "-5.6 %", trend "▇▆▅▃▁", "warning → breach", the waive
 command). Channels escape it for their markup (``AlertView.escaped``) and hand it to Jinja2
 templates found under ``templates/`` (``template``). Layout lives in ``render_slack`` and
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Callable, Sequence
 
-
-from bot.alerts.lifecycle import AlertEvent
 from bot.domain.model import Facility
-from bot.domain.results import SEVERITY_ORDER
+from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import SEVERITIES, Covenant
 from bot.domain.thresholds import Threshold
 
@@ -30,6 +30,32 @@ WAIVE_PLACEHOLDERS = ('YYYY-MM-DD', '"…"', "you@lender.example")
 
 
 # -- what callers hand in and get back ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaiverNote:
+    """The waiver an alert notice mentions: until when, why, granted by whom."""
+
+    until: date
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """What happened to one alert (one covenant at one facility), as notify renders it.
+
+    ``bot.alerts`` builds these from its lifecycle events; notify never sees the state machine."""
+
+    kind: str  # firing escalated improved reminder resolved event_of_default waived waiver_expired
+    facility_id: str
+    covenant_id: str
+    status: str  # the alert's status after the event ("ok" for resolved)
+    previous_status: str
+    severity: str
+    as_of: date
+    result: CovenantResult
+    waiver: WaiverNote | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +82,7 @@ class EmailContent:
     subject: str
     text: str
     html: str
+    attachments: tuple = ()  # bot.notify.alert_list.Attachment
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -157,7 +184,7 @@ def waive_command(facility_id: str, covenant_id: str) -> str:
             f"--until {until} --reason {reason} --by {by}")
 
 
-def kind_title(event: AlertEvent, covenant: Covenant) -> str:
+def kind_title(event: AlertNotice, covenant: Covenant) -> str:
     """The headline wording of an event, different for every kind."""
     status = _STATUS_PHRASES.get(event.status, event.status)
     if event.kind == "firing":
@@ -231,7 +258,7 @@ class AlertView:
         return replace(self, **changes)
 
 
-def alert_view(event: AlertEvent, ctx: AlertContext) -> AlertView:
+def alert_view(event: AlertNotice, ctx: AlertContext) -> AlertView:
     _check_context(event, ctx)
     result, facility, covenant = event.result, ctx.facility, ctx.covenant
     metric, currency = result.metric, facility.currency
@@ -274,7 +301,7 @@ def alert_view(event: AlertEvent, ctx: AlertContext) -> AlertView:
     )
 
 
-def _changed(event: AlertEvent) -> str | None:
+def _changed(event: AlertNotice) -> str | None:
     if event.status == event.previous_status:
         return None
     before = STATUS_WORDS.get(event.previous_status, event.previous_status)
@@ -282,7 +309,7 @@ def _changed(event: AlertEvent) -> str | None:
     return f"{before} → {after}"
 
 
-def _check_context(event: AlertEvent, ctx: AlertContext) -> None:
+def _check_context(event: AlertNotice, ctx: AlertContext) -> None:
     if ctx.facility.facility_id != event.facility_id or ctx.covenant.id != event.covenant_id:
         raise ValueError(
             f"The alert for {event.facility_id}/{event.covenant_id} was given the context of "
@@ -293,7 +320,7 @@ def _check_context(event: AlertEvent, ctx: AlertContext) -> None:
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
-def worst_first(item: tuple[AlertEvent, AlertContext]) -> tuple:
+def worst_first(item: tuple[AlertNotice, AlertContext]) -> tuple:
     """Sort key: most severe covenant, then worst status, then least headroom (unknown first)."""
     event = item[0]
     headroom = event.result.headroom
@@ -312,7 +339,7 @@ def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def count_label(event: AlertEvent) -> str:
+def count_label(event: AlertNotice) -> str:
     """The word an event is counted under in a grouped headline."""
     if event.kind == "event_of_default":
         return "event of default"
@@ -327,7 +354,7 @@ _COUNT_ORDER = ("event of default", "breach", "missing data", "warning", "waiver
 _PLURALS = {"breach": "breaches", "event of default": "events of default", "missing data": "missing data"}
 
 
-def count_summary(events: Sequence[AlertEvent]) -> str:
+def count_summary(events: Sequence[AlertNotice]) -> str:
     """``31 breaches, 9 warnings`` (worst first)."""
     counts: dict[str, int] = {}
     for e in events:
@@ -337,7 +364,7 @@ def count_summary(events: Sequence[AlertEvent]) -> str:
     return ", ".join(plural(counts[k], k, _PLURALS.get(k)) for k in order)
 
 
-def dominant_covenant(events: Sequence[AlertEvent]) -> tuple[str, int] | None:
+def dominant_covenant(events: Sequence[AlertNotice]) -> tuple[str, int] | None:
     """The covenant behind most events and on how many facilities, when it concerns two or more."""
     facilities: dict[str, set[str]] = {}
     for e in events:

@@ -1,6 +1,8 @@
 """Alert e-mails: one per recipient per evaluation, grouping its alerts, as text and HTML.
 
-Both parts come from ``templates/email/``; the HTML template autoescapes every value (Jinja2
+Readable at any scale: the e-mail shows the ``MAX_SHOWN`` worst alerts in full, counts every alert
+by status and by covenant, and attaches the whole list as CSV (``bot.notify.alert_list``); the
+message never exceeds ``MAX_EMAIL_BYTES`` (1 MB). Both parts come from ``templates/email/``; the HTML template autoescapes every value (Jinja2
 ``select_autoescape``) and its stylesheet is inlined with premailer, since mail clients drop
 ``<style>`` blocks.
 """
@@ -14,9 +16,10 @@ from typing import Sequence
 
 import premailer
 
-from bot.alerts.lifecycle import AlertEvent
+from bot.notify.alert_list import HEADER_ALLOWANCE, MAX_EMAIL_BYTES, alert_list, encoded_size
 from bot.notify.render import (
     AlertContext,
+    AlertNotice,
     EmailContent,
     alert_view,
     count_summary,
@@ -27,6 +30,8 @@ from bot.notify.render import (
 from bot.notify.templates import template
 
 MAX_SUBJECT = 200
+MAX_SHOWN = 50  # alerts shown in full in one e-mail; the rest are counted and in the attachment
+MIN_ATTACHMENT_ROOM = 150_000  # encoded bytes kept for the attachment when the body is cut down
 
 STATUS_EMOJI = {"breach": "🔴", "warning": "🟡", "no_data": "❔", "ok": "✅"}
 KIND_EMOJI = {"event_of_default": "🚨"}
@@ -34,29 +39,69 @@ KIND_EMOJI = {"event_of_default": "🚨"}
 
 def render_email(
     recipient: str,
-    events_with_ctx: Sequence[tuple[AlertEvent, AlertContext]],
+    events_with_ctx: Sequence[tuple[AlertNotice, AlertContext]],
     as_of: date,
+    max_shown: int = MAX_SHOWN,
 ) -> EmailContent:
-    """The one e-mail ``recipient`` gets for the alerts of one evaluation, worst first."""
+    """The one e-mail ``recipient`` gets for the alerts of one evaluation, worst first: the worst
+    ``max_shown`` in full, counts of all, and (for more than one alert) the full list attached."""
     if not events_with_ctx:
         raise ValueError(f"An alert e-mail to {recipient} needs at least one alert event.")
     items = sorted(events_with_ctx, key=worst_first)
     events = [e for e, _ in items]
+    total = len(items)
+    if total == 1:
+        e, ctx = items[0]
+        a = alert_view(e, ctx)
+        headline = f"{a.kind_title}: {a.facility_id} ({a.borrower}) — {a.covenant_title}"
+    else:
+        headline = f"{plural(total, 'covenant alert')}: {count_summary(events)}"
+    subject = _subject(f"[covbot] {headline} ({as_of.isoformat()})")
+    by_covenant = _by_covenant(items) if total > 1 else []
+    shown = min(total, max(1, max_shown))
+    while True:
+        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant)
+        body = encoded_size(text) + encoded_size(html) + HEADER_ALLOWANCE
+        if shown == 1 or MAX_EMAIL_BYTES - body >= (MIN_ATTACHMENT_ROOM if total > 1 else 0):
+            break
+        shown = max(1, shown // 2)  # unusually long alerts: show fewer in full
+    if total == 1:
+        return EmailContent(subject=subject, text=text, html=html)
+    attachment, rows = alert_list(items, as_of, MAX_EMAIL_BYTES - body)
+    if rows < total:  # say so in the body too
+        note = f"The attachment holds the {rows:,} worst of {total:,} alerts (the e-mail is capped at 1 MB)."
+        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant,
+                             attachment.filename, note)
+    else:
+        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant,
+                             attachment.filename)
+    return EmailContent(subject=subject, text=text, html=html, attachments=(attachment,))
+
+
+def _bodies(items, total: int, subject: str, headline: str, as_of: date, recipient: str,
+            by_covenant: list[dict], attachment: str | None = None, note: str | None = None) -> tuple[str, str]:
     alerts = [
         replace(alert_view(e, ctx), emoji=KIND_EMOJI.get(e.kind) or STATUS_EMOJI.get(e.status, "❔"))
         for e, ctx in items
     ]
-    if len(alerts) == 1:
-        a = alerts[0]
-        headline = f"{a.kind_title}: {a.facility_id} ({a.borrower}) — {a.covenant_title}"
-    else:
-        headline = f"{plural(len(alerts), 'covenant alert')}: {count_summary(events)}"
-    subject = _subject(f"[covbot] {headline} ({as_of.isoformat()})")
-    values = {"subject": subject, "headline": headline, "alerts": alerts,
-              "as_of": as_of.isoformat(), "recipient": recipient}
+    values = {"subject": subject, "headline": headline, "alerts": alerts, "as_of": as_of.isoformat(),
+              "recipient": recipient, "total": total, "shown": len(alerts), "by_covenant": by_covenant,
+              "attachment": attachment, "attachment_note": note}
     text = template("email/alerts.txt.j2").render(values).strip() + "\n"
     html = inline_css(template("email/alerts.html.j2").render(values))
-    return EmailContent(subject=subject, text=text, html=html)
+    return text, html
+
+
+def _by_covenant(items) -> list[dict]:
+    """Per covenant (most alerts first): its title, id, number of alerts and their counts by status."""
+    groups: dict[str, list] = {}
+    titles: dict[str, str] = {}
+    for e, ctx in items:
+        groups.setdefault(e.covenant_id, []).append(e)
+        titles[e.covenant_id] = ctx.covenant.title or e.covenant_id
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [{"covenant_id": cid, "title": titles[cid], "count": len(evs), "summary": count_summary(evs)}
+            for cid, evs in ordered]
 
 
 def inline_css(html: str) -> str:

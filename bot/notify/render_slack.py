@@ -14,7 +14,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Sequence
 
-from bot.alerts.lifecycle import AlertEvent
 from bot.domain.model import Facility
 from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import Threshold
@@ -22,6 +21,7 @@ from bot.notify.escape import slack_escape
 from bot.notify.render import (
     STATUS_WORDS,
     AlertContext,
+    AlertNotice,
     AlertView,
     SlackMessage,
     alert_view,
@@ -96,7 +96,7 @@ def slack_user_mention(user_id: str | None) -> str | None:
     return f"<@{user_id}>" if user_id and _SLACK_USER_ID.match(user_id) else None
 
 
-def _slack_view(event: AlertEvent, ctx: AlertContext) -> AlertView:
+def _slack_view(event: AlertNotice, ctx: AlertContext) -> AlertView:
     view = alert_view(event, ctx).escaped(slack_escape)
     return replace(view, emoji=emoji(event.kind, event.status))
 
@@ -108,9 +108,11 @@ def _fallback(text: str) -> str:
 # -- one alert ------------------------------------------------------------------------------------
 
 
-def render_slack(event: AlertEvent, ctx: AlertContext, *, actions: bool = False) -> SlackMessage:
+def render_slack(event: AlertNotice, ctx: AlertContext, *, actions: bool = False) -> SlackMessage:
     """One alert event as its own message (posted in the alert's thread); ``actions``: it opens
     the thread (its parent), so it carries the buttons."""
+def render_slack(event: AlertNotice, ctx: AlertContext) -> SlackMessage:
+    """One alert event as its own message (posted in the alert's thread)."""
     a = _slack_view(event, ctx)
     t = template("slack/alert.j2").module
     blocks = [
@@ -158,7 +160,7 @@ class ThreadSummary:
         return self.status != "ok"
 
     @classmethod
-    def opened(cls, event: AlertEvent, ctx: AlertContext) -> "ThreadSummary":
+    def opened(cls, event: AlertNotice, ctx: AlertContext) -> "ThreadSummary":
         """The summary of a thread that starts with ``event``."""
         if ctx.facility.facility_id != event.facility_id or ctx.covenant.id != event.covenant_id:
             raise ValueError(
@@ -174,7 +176,7 @@ class ThreadSummary:
             waived_by=event.waiver.by if event.kind == "waived" and event.waiver else None,
         )
 
-    def after(self, event: AlertEvent) -> "ThreadSummary":
+    def after(self, event: AlertNotice) -> "ThreadSummary":
         """The summary once ``event`` (of the same alert) has happened."""
         if (event.facility_id, event.covenant_id) != (self.facility.facility_id, self.covenant.id):
             raise ValueError(
@@ -210,7 +212,7 @@ def render_slack_parent(summary: ThreadSummary) -> SlackMessage:
     return SlackMessage(text=_fallback(f"{s['emoji']} {t.fallback(s)}"), blocks=blocks)
 
 
-def render_slack_update(summary: ThreadSummary, event: AlertEvent) -> SlackMessage:
+def render_slack_update(summary: ThreadSummary, event: AlertNotice) -> SlackMessage:
     """The parent message after ``event``, for ``chat.update`` (``summary.after(event)`` is the
     summary to keep for the next update)."""
     return render_slack_parent(summary.after(event))
@@ -250,7 +252,7 @@ def _thread_view(s: ThreadSummary) -> dict:
 
 
 def render_slack_group(
-    events_with_ctx: Sequence[tuple[AlertEvent, AlertContext]],
+    events_with_ctx: Sequence[tuple[AlertNotice, AlertContext]],
     channel: str,
     max_lines: int = MAX_GROUP_LINES,
 ) -> SlackMessage:

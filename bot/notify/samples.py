@@ -6,11 +6,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from bot.alerts.lifecycle import AlertEvent
 from bot.domain.model import Facility
 from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import Threshold
-from bot.notify.render import AlertContext, EmailContent, SlackMessage
+from bot.notify.render import AlertContext, AlertNotice, EmailContent, SlackMessage, WaiverNote
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,10 @@ def render_test_message(
     return TestMessage(slack=slack, email=email)
 
 
-def sample_alert(kind: str, as_of: date) -> tuple[AlertEvent, AlertContext]:
+def sample_alert(kind: str, as_of: date) -> tuple[AlertNotice, AlertContext]:
     """A made-up but realistic alert event of ``kind`` (minimum DSCR of a GPU cloud)."""
-    from datetime import datetime, time, timedelta, timezone
+    from datetime import timedelta
 
-    from bot.alerts.waivers import Waiver
     from bot.domain.results import CovenantResult
     from bot.domain.rulebook import AlertOptions
 
@@ -77,16 +75,15 @@ def sample_alert(kind: str, as_of: date) -> tuple[AlertEvent, AlertContext]:
         value=Decimal(value), threshold=threshold, status=status,
         headroom=threshold.headroom(Decimal(value)), reason=None, months_to_breach=0,
     )
-    at = datetime.combine(as_of, time(6), tzinfo=timezone.utc)
     waiver = None
     if kind in ("waived", "waiver_expired"):
-        waiver = Waiver(facility.facility_id, covenant.id, as_of + timedelta(days=-1 if kind == "waiver_expired" else 60),
-                        "Q3 hosting contract signed; DSCR expected back above 1.25x by Q1",
-                        "credit.analyst@lender.example", at - timedelta(days=30))
-    event = AlertEvent(
+        waiver = WaiverNote(as_of + timedelta(days=-1 if kind == "waiver_expired" else 60),
+                            "Q3 hosting contract signed; DSCR expected back above 1.25x by Q1",
+                            "credit.analyst@lender.example")
+    event = AlertNotice(
         kind=kind, facility_id=facility.facility_id, covenant_id=covenant.id, status=status,
         previous_status=previous, severity="critical" if kind == "event_of_default" else covenant.severity,
-        notify=True, at=at, as_of=as_of, result=result, waiver=waiver,
+        as_of=as_of, result=result, waiver=waiver,
     )
     ctx = AlertContext(
         facility=facility, covenant=covenant,

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.alerts import store
 from bot.alerts.lifecycle import EVENT_KINDS
-from bot.alerts.tables import AlertStateRow, AuditRow, SlackThreadRow
+from bot.alerts.tables import AlertStateRow, AuditRow
+from bot.notify.tables import SlackThreadRow
 from bot.domain.rulebook import RuleSet
 from bot.domain.thresholds import Threshold
 from bot.notify.render_slack import ThreadSummary, render_slack_parent

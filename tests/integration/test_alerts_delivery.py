@@ -16,7 +16,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
-from bot.alerts.tables import OutboxRow
+from bot.notify.tables import DeliveryLogRow, OutboxRow
 from bot.notify.slack import check_blocks
 from bot.store.db import session_scope
 from tests.fakes import running_slack_api, running_smtp
@@ -169,6 +169,14 @@ def test_forty_breaches_at_once_go_as_one_message_per_channel(tmp_path, slack):
     rows = outbox_rows(book)
     assert [r.kind for r in rows] == ["alert_group", "alert_group"]
     assert "2 Slack message(s)" in output
+    # the delivery log keeps one line per message and step, not one per alert of the group
+    with session_scope(book.engine()) as session:
+        steps = session.scalars(select(DeliveryLogRow)).all()
+        assert sorted(s.kind for s in steps) == ["delivered", "delivered", "delivery_attempt", "delivery_attempt"]
+        assert {s.notification_id for s in steps} == {r.notification_id for r in rows}
+    # ... and each facility's history still shows the delivery of the group it was in
+    history = book.cli("history", "MIN-007").output
+    assert "queued" in history and "delivered" in history and "delivery attempt" in history
 
 
 def test_without_token_or_mail_server_messages_are_files(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.alerts.tables import OutboxRow
+from bot.notify.tables import OutboxRow
 from bot.store.db import session_scope
 from tests.fakes import running_slack_api
 from tests.support.alerts_env import make_book, rule_text

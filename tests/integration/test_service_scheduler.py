@@ -184,3 +184,25 @@ def _result_counts(service: Service) -> list[int]:
 def _job_error(service: Service, job: str) -> str | None:
     with service.engine.connect() as conn:
         return conn.execute(text("SELECT last_error FROM service_jobs WHERE job = :j"), {"j": job}).scalar()
+
+
+def prune_job_finished(service: Service) -> bool:
+    with service.engine.connect() as conn:
+        row = conn.execute(text("SELECT last_finished_at FROM service_jobs WHERE job = 'prune'")).first()
+    return row is not None and row[0] is not None
+
+
+def test_the_daily_prune_drops_results_past_the_retention_but_not_quarter_ends(setup):
+    make, _, _ = setup
+    settings = make(eval_cron="0 6 * * *", results_keep_days=5)
+    for moment in (datetime(2026, 3, 31, 7, 0, tzinfo=UTC), datetime(2026, 4, 2, 7, 0, tzinfo=UTC)):
+        with time_machine.travel(moment, tick=True):
+            service = start_at(settings, moment)
+            service.stop()
+    assert runs(service) == [(date(2026, 3, 31), "check"), (date(2026, 4, 2), "check")]
+    with time_machine.travel(datetime(2026, 4, 20, 7, 0, tzinfo=UTC), tick=True):
+        service = start_at(settings, datetime(2026, 4, 20, 7, 0, tzinfo=UTC))
+        wait_for(lambda: prune_job_finished(service), what="the prune job")
+        service.stop()
+    # 2 April is older than five days and goes; 31 March is a quarter end and stays
+    assert runs(service) == [(date(2026, 3, 31), "check"), (date(2026, 4, 20), "check")]

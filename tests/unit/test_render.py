@@ -513,3 +513,77 @@ def test_headroom_and_values_are_formatted_for_lenders():
     assert format_value("crypto_value / outstanding", Decimal("1.5")) == "1.50"
     assert format_value("x", Decimal("0.0123")) == "0.0123"
     assert format_value("x", Decimal("1234567.891")) == "1,234,567.89"
+
+
+# -- many alerts: caps -----------------------------------------------------------------------------
+
+
+def many_alerts(n: int) -> list[tuple]:
+    covenants = (DSCR, LTV, CRYPTO)
+    items = []
+    for i in range(n):
+        covenant = covenants[i % 3]
+        status = ("breach", "warning", "no_data")[i % 3]
+        items.append(alert(status=status, value=f"1.{i % 97:02d}", covenant=covenant,
+                           metric="ltv" if covenant is LTV else None,
+                           fac=facility(f"BF-{i:07d}", f"Borrower {i} =HYPERLINK(\"x\") Compute")))
+    return items
+
+
+def mime_size(email) -> int:
+    from bot.notify.email import EmailTransport
+    from bot.notify.messages import OutgoingEmail
+
+    message = OutgoingEmail(("risk@lender.example",), email.subject, email.text, email.html, "<n-1@covbot>",
+                            email.attachments)
+    return len(bytes(EmailTransport("localhost", security="none").build(message)))
+
+
+def test_a_big_email_shows_the_worst_fifty_counts_all_and_attaches_the_full_list():
+    import csv
+    import io
+
+    email = render_email("risk@lender.example", many_alerts(3000), AS_OF)
+    assert email.subject.startswith("[covbot] 3000 covenant alerts: ")
+    assert email.html.count('class="alert"') == 50
+    assert "The 50 worst of 3000 alerts follow; all 3000 are in the attached covbot-alerts-2026-11-20.csv" in email.text
+    assert "Minimum DSCR (min-dscr): 1000 breaches" in email.text
+    [attachment] = email.attachments
+    assert attachment.filename == "covbot-alerts-2026-11-20.csv" and attachment.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(attachment.data.decode("utf-8"))))
+    assert rows[0][:3] == ["facility_id", "borrower", "covenant_id"] and len(rows) == 3001
+    assert rows[1][7] == "critical" and rows[-1][7] == "high"  # worst first
+    assert all(not r[1].startswith("=") for r in rows[1:])  # no formula reaches a spreadsheet
+    assert mime_size(email) <= 1_000_000
+
+
+def test_an_email_about_any_number_of_alerts_stays_under_one_megabyte():
+    email = render_email("risk@lender.example", many_alerts(12_000), AS_OF)
+    assert email.html.count('class="alert"') <= 50
+    [attachment] = email.attachments
+    assert attachment.filename.endswith(".csv.zip") and attachment.content_type == "application/zip"
+    assert mime_size(email) <= 1_000_000
+
+
+def test_when_even_the_zipped_list_does_not_fit_the_worst_rows_are_kept_and_the_rest_counted():
+    import io
+    import zipfile
+
+    from bot.notify.alert_list import alert_list, encoded_size
+
+    attachment, kept = alert_list(many_alerts(900), AS_OF, room=8_000)
+    assert 0 < kept < 900 and encoded_size(attachment.data) <= 8_000
+    text = zipfile.ZipFile(io.BytesIO(attachment.data)).read("covbot-alerts-2026-11-20.csv").decode("utf-8")
+    assert text.splitlines()[-1].startswith(f"{900 - kept} more alert(s) left out")
+
+
+def test_a_single_alert_email_has_no_attachment():
+    assert render_email("risk@lender.example", [alert()], AS_OF).attachments == ()
+
+
+def test_a_grouped_slack_message_points_at_the_digest_for_what_it_does_not_show():
+    message = render_slack_group(many_alerts(5000), "#credit-alerts")
+    assert_valid_blocks(message.blocks)
+    more = slack_visible(message)
+    assert "more not shown" in more and "covbot digest --as-of 2026-11-20" in more
+    assert len(json.dumps({"text": message.text, "blocks": message.blocks})) < 50_000

@@ -13,7 +13,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import bot.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-import bot.alerts.tables  # noqa: F401  (alert, waiver, audit and outbox tables)
+import bot.alerts.tables  # noqa: F401  (alert, waiver and audit tables)
+import bot.notify.tables  # noqa: F401  (outbox, delivery log and Slack thread tables)
 import bot.digest.tables  # noqa: F401  (digest runs)
 import bot.daemon.tables  # noqa: F401  (service slots, jobs, instances, leader)
 import bot.slackapp.tables  # noqa: F401  (once-only keys of Slack actions)

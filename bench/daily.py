@@ -1,0 +1,66 @@
+"""The daily job as the service runs it: `covbot check` with alerts, beside the dry run.
+
+On an imported book (SQLite), in one run so the ratios compare like with like on a shared machine:
+
+1. ``check --dry-run --format json``  (what `make bench` always measured)
+2. ``check`` at the test date: the first day, every alert opens (file outbox: no Slack token, no SMTP)
+3. ``check`` the next day: a steady day, little changes
+
+Each step runs in its own subprocess (wall time with start-up, peak RSS from ``wait4``), and the
+database file (with its WAL) is measured before and after each day. The largest e-mail written to
+the file outbox is reported too (the cap is 1 MB).
+
+    python -m bench.daily DB_URL DB_FILE WORKDIR     prints the measurements as JSON
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bench.generate import AS_OF
+
+HERE = Path(__file__).resolve().parent
+RULES = HERE / "rules"
+
+
+def db_bytes(db_file: Path) -> int:
+    """The database's size on disk: the file and its write-ahead log."""
+    return sum(p.stat().st_size for p in (db_file, Path(f"{db_file}-wal")) if p.exists())
+
+
+def largest_email(outbox: Path) -> int:
+    """Size in bytes of the largest e-mail file in the file outbox (0 when none)."""
+    folder = outbox / "email"
+    sizes = [p.stat().st_size for p in folder.rglob("*.eml")] if folder.exists() else []
+    return max(sizes, default=0)
+
+
+def bench_daily(env: dict, db_file: Path, outbox: Path, measure, covbot) -> dict:
+    """The first and a steady day of `check` with alerts on a freshly imported book."""
+    out: dict = {}
+    days = (("first_day", AS_OF), ("steady_day", AS_OF + timedelta(days=1)))
+    for name, day in days:
+        before = db_bytes(db_file)
+        step = measure(covbot("check", "--rules", str(RULES), "--as-of", day.isoformat()), env)
+        step["db_growth_mib"] = round((db_bytes(db_file) - before) / 2**20, 1)
+        out[name] = step
+    out["largest_email_kib"] = round(largest_email(outbox) / 1024, 1)
+    out["db_mib"] = round(db_bytes(db_file) / 2**20, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a thin wrapper for manual runs
+    from bench.run import _covbot, _env, measure
+
+    url, db_file, workdir = (argv or sys.argv[1:])[:3]
+    env = _env(url, Path(workdir))
+    print(json.dumps(bench_daily(env, Path(db_file), Path(workdir) / "outbox", measure, _covbot), indent=2))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
