@@ -111,8 +111,6 @@ def _fallback(text: str) -> str:
 def render_slack(event: AlertNotice, ctx: AlertContext, *, actions: bool = False) -> SlackMessage:
     """One alert event as its own message (posted in the alert's thread); ``actions``: it opens
     the thread (its parent), so it carries the buttons."""
-def render_slack(event: AlertNotice, ctx: AlertContext) -> SlackMessage:
-    """One alert event as its own message (posted in the alert's thread)."""
     a = _slack_view(event, ctx)
     t = template("slack/alert.j2").module
     blocks = [
