@@ -188,12 +188,16 @@ def rules_validate(
     """Check rule files; exit 0 when valid, 2 with every problem as file:line:column."""
     from bot.usecases import check as services
 
+    from bot.usecases.rule_hints import facility_type_warnings
+
     settings = load_settings()
     ruleset = services.load_ruleset(settings, path)
     typer.echo(
         f"OK: {len(ruleset.covenants)} covenants, {len(ruleset.scenarios)} scenarios in "
         f"{len(ruleset.files)} file(s) (sha256 {ruleset.digest[:12]})."
     )
+    for warning in facility_type_warnings(settings, path or settings.rules):
+        make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
 
 
 @rules_app.command("test")

@@ -23,13 +23,13 @@ sentence. Number literals are kept exactly as written.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, DecimalException, DivisionByZero, Overflow
 
 from bot.domain.decimals import CONTEXT
+from bot.domain.suggest import did_you_mean
 from bot.domain.variables import VARIABLES, NoData, Value
 
 MAX_LENGTH = 2000
@@ -508,11 +508,9 @@ class _Parser:
 
 
 def _unknown_variable(name: str, allowed: frozenset[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(allowed), n=3, cutoff=0.6)
-    if close:
-        quoted = [f"'{c}'" for c in close]
-        options = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-        return f"unknown variable '{name}'; did you mean {options}?"
+    hint = did_you_mean(name, sorted(allowed), "'")
+    if hint:
+        return f"unknown variable '{name}'; {hint}"
     if not allowed:
         return f"unknown variable '{name}'; no variables are allowed here"
     return f"unknown variable '{name}'; the variables are: {', '.join(sorted(allowed))}"

@@ -11,6 +11,7 @@ from bot.domain.rulebook import NOTIFY_EVENTS, SEVERITIES, AlertOptions, Covenan
 from bot.domain.variables import VARIABLES
 from bot.errors import Location
 from bot.rulefiles import values
+from bot.domain.suggest import did_you_mean
 from bot.rulefiles.yamlnodes import Entry, Sheet, is_null, is_text, quoted, shown
 
 COVENANT_KEYS = (
@@ -85,7 +86,11 @@ def _formula(sheet: Sheet, node: Node, e: dict[str, Entry]):
         value = e["metric"].value
         if is_text(value) and value.value in VARIABLES:
             return value.value, None, None
-        sheet.error(value, f"metric: expected one of the variables {', '.join(VARIABLES)}, got {shown(value)}")
+        hint = did_you_mean(value.value, VARIABLES, "'") if is_text(value) else None
+        if hint:
+            sheet.error(value, f"metric: unknown variable '{value.value}'; {hint}")
+        else:
+            sheet.error(value, f"metric: expected one of the variables {', '.join(VARIABLES)}, got {shown(value)}")
         return None, None, None
     value = e["expr"].value
     text = values.text(sheet, value, "expr", 'a formula over the variables (e.g. "crypto_value / outstanding")')
@@ -161,7 +166,8 @@ def _severity(sheet: Sheet, e: dict[str, Entry]) -> str:
     node = e["severity"].value
     if is_text(node) and node.value in SEVERITIES:
         return node.value
-    sheet.error(node, f"severity: expected one of {', '.join(SEVERITIES)}, got {shown(node)}")
+    hint = did_you_mean(node.value, SEVERITIES) if is_text(node) else None
+    sheet.error(node, f"severity: expected one of {', '.join(SEVERITIES)}, got {shown(node)}" + (f"; {hint}" if hint else ""))
     return "medium"
 
 
@@ -211,5 +217,7 @@ def _notify_on(sheet: Sheet, e: dict[str, Entry]) -> tuple[str, ...]:
         if is_text(item) and item.value in NOTIFY_EVENTS:
             chosen.add(item.value)
         else:
-            sheet.error(item, f"notify_on: expected one of {', '.join(NOTIFY_EVENTS)}, got {shown(item)}")
+            hint = did_you_mean(item.value, NOTIFY_EVENTS) if is_text(item) else None
+            sheet.error(item, f"notify_on: expected one of {', '.join(NOTIFY_EVENTS)}, got {shown(item)}"
+                        + (f"; {hint}" if hint else ""))
     return tuple(event for event in NOTIFY_EVENTS if event in chosen)

@@ -18,6 +18,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from bot.errors import Location, Problem
+from bot.domain.suggest import did_you_mean
 
 NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -105,10 +106,8 @@ class Sheet:
                 continue
             if allowed is not None and name not in allowed:
                 hint = " (YAML merge keys are not supported)" if name == "<<" else ""
-                self.error(
-                    key,
-                    f"{name}: unknown key in {what}{hint}; expected one of {', '.join(allowed)}",
-                )
+                expected = did_you_mean(name, allowed) or f"expected one of {', '.join(allowed)}"
+                self.error(key, f"{name}: unknown key in {what}{hint}; {expected}")
                 entries[name] = Entry(key, value)  # remembered for the repeat check only
                 continue
             entries[name] = Entry(key, value)

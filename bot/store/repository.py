@@ -245,6 +245,11 @@ def count_facilities(session: Session) -> int:
     return session.execute(select(func.count()).select_from(FACILITIES)).scalar_one()
 
 
+def facility_types(session: Session) -> set[str]:
+    """The distinct facility types of the stored facilities."""
+    return set(session.execute(select(FACILITIES.c.facility_type).distinct()).scalars())
+
+
 def load_price_book(session: Session) -> PriceBook:
     """Every stored price, by symbol and date."""
     prices = _rows(session, Price, PriceRow.__table__, order=("symbol", "date"))
