@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from bot import __version__
-from bot.commands.common import OutputFormat
+from bot.commands.common import SheetFormat, write_sheet
 from bot.config import load_settings
 from bot.dates import parse_date, today_utc
 from bot.errors import CovbotError, RuleFileError, UsageError
@@ -97,7 +97,8 @@ def import_cmd(
 def check(
     rules: Optional[str] = typer.Option(None, "--rules", help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    fmt: SheetFormat = typer.Option(SheetFormat.table, "--format", help="table, json, csv or xlsx (with --output)."),
+    output: Optional[str] = typer.Option(None, "--output", help="With --format csv or xlsx: the file to write (csv default: standard output)."),
     facility: Optional[list[str]] = typer.Option(None, "--facility", help="Only this facility (repeatable)."),
     covenant: Optional[list[str]] = typer.Option(None, "--covenant", help="Only this covenant (repeatable)."),
     fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Exit 3 when any status is this bad or worse."),
@@ -110,7 +111,11 @@ def check(
     from bot.render.console import results_json, results_table, summary_line
 
     settings = load_settings()
-    if fmt is OutputFormat.json and (dry_run or no_notify):
+    if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
+        raise UsageError("--output goes with --format csv or --format xlsx.")
+    if fmt is SheetFormat.xlsx and not output:
+        raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
+    if fmt is SheetFormat.json and (dry_run or no_notify):
         _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on)
         return
     outcome = services.run_check(
@@ -120,8 +125,18 @@ def check(
     notify_report = None
     if not (dry_run or no_notify):
         notify_report = services.notify_after_check(settings, outcome)
-    if fmt is OutputFormat.json:
+    if fmt is SheetFormat.json:
         typer.echo(results_json(outcome.results))
+    elif fmt in (SheetFormat.csv, SheetFormat.xlsx):
+        from bot.render.check_sheet import check_sheet
+
+        borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
+        wrote = write_sheet(check_sheet(outcome.results, borrowers), fmt, output)
+        err = make_console(stderr=True)
+        if wrote:
+            err.print(escape(wrote))
+        if notify_report is not None:
+            err.print(notify_report)
     else:
         console = make_console()
         borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
@@ -197,7 +212,7 @@ def rules_validate(
         f"{len(ruleset.files)} file(s) (sha256 {ruleset.digest[:12]})."
     )
     for warning in facility_type_warnings(settings, path or settings.rules):
-        make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
+        typer.echo(f"warning: {warning}", err=True)  # one line each, never wrapped: editors jump to it
 
 
 @rules_app.command("test")
