@@ -37,6 +37,10 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(COVBOT) explain GPUC-006 --rules rules/ --as-of $(DEMO_ASOF)
 	$(DEMO_ENV) $(COVBOT) stress --rules rules/ --as-of $(DEMO_ASOF) --scenario correlation-convergence
 	$(DEMO_ENV) $(COVBOT) digest --rules rules/ --as-of $(DEMO_ASOF) --format html --output out/demo/digest.html
+	@echo "--- a rule edit planned before it goes live: max-ltv tightened from 70 % to 60 % (exit 3: statuses move)"
+	rm -rf out/demo/rules-tightened && mkdir -p out/demo/rules-tightened && cp rules/*.yaml out/demo/rules-tightened/
+	cp rules/examples/ltv-tightened.yaml out/demo/rules-tightened/ltv.yaml
+	$(DEMO_ENV) $(COVBOT) rules plan out/demo/rules-tightened --current rules/ --as-of $(DEMO_ASOF) || test $$? -eq 3
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -n 2 -q

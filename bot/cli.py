@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from bot import __version__
-from bot.commands.common import SheetFormat, write_sheet
+from bot.commands.common import OutputFormat, SheetFormat, write_sheet
 from bot.config import load_settings
 from bot.dates import parse_date, today_utc
 from bot.errors import CovbotError, RuleFileError, UsageError
@@ -29,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="Validate and unit-test rule files.", no_args_is_help=True)
+rules_app = typer.Typer(help="Validate, unit-test and plan rule files.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
@@ -213,6 +213,30 @@ def rules_validate(
     )
     for warning in facility_type_warnings(settings, path or settings.rules):
         typer.echo(f"warning: {warning}", err=True)  # one line each, never wrapped: editors jump to it
+
+
+@rules_app.command("plan")
+@handle_errors
+def rules_plan(
+    new: str = typer.Argument(..., help="The edited rule file or folder."),
+    current: Optional[str] = typer.Option(None, "--current", help="The rules in force (default: COVBOT_RULES, else rules/)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+) -> None:
+    """What a rule edit would change: covenants and every facility × covenant status (exit 3 when any moves)."""
+    from bot.usecases.plan import plan_rules
+    from bot.render.plan import plan_json, render_plan
+
+    settings = load_settings()
+    plan = plan_rules(settings, new, current_path=current, as_of=_as_of(as_of))
+    if fmt is OutputFormat.json:
+        typer.echo(plan_json(plan))
+        for warning in plan.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+    else:
+        render_plan(make_console(), plan)
+    if plan.changes:
+        raise typer.Exit(EXIT_FAIL_ON)
 
 
 @rules_app.command("test")
