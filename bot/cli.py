@@ -79,9 +79,9 @@ def _root(
 @app.command("import")
 @handle_errors
 def import_cmd(
-    path: str = typer.Argument(..., help="A folder of CSV files in the interchange contract (or one CSV file)."),
+    path: str = typer.Argument(..., help="A folder of CSV files in the interchange contract, one CSV file, or an Excel workbook (.xlsx) with a sheet per file."),
 ) -> None:
-    """Load CSV files into the database (all or nothing; re-importing is idempotent)."""
+    """Load CSV files or an Excel workbook into the database (all or nothing; re-importing is idempotent)."""
     from bot.usecases import check as services
     from bot.render.imports import ProgressReporter, render_summary
 

@@ -38,6 +38,26 @@ class Location:
 
 
 @dataclass(frozen=True)
+class CellLocation(Location):
+    """A cell of a workbook's sheet, shown as Excel names it: ``book.xlsx:financials!C7``
+    (``line`` is the sheet row, ``column`` the 1-based column)."""
+
+    sheet: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.sheet}!{column_letter(self.column)}{self.line}"
+
+
+def column_letter(column: int) -> str:
+    """Excel's name of a 1-based column: 1 → A, 27 → AA."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong in a file, with where it is."""
 

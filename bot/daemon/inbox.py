@@ -1,7 +1,7 @@
-"""The inbox (COVBOT_INBOX): CSV drops imported all-or-nothing, then evaluated.
+"""The inbox (COVBOT_INBOX): CSV and Excel drops imported all-or-nothing, then evaluated.
 
-A drop is a sub-folder of CSV files (made elsewhere and moved in whole) or a single ``*.csv``
-file. Drops are taken in name order. Each is imported in one transaction; then it moves to
+A drop is a sub-folder of CSV files (made elsewhere and moved in whole), a single ``*.csv`` file
+or a single ``*.xlsx`` workbook (a sheet per contract file). Drops are taken in name order. Each is imported in one transaction; then it moves to
 ``done/`` or ``failed/`` inside the inbox. A failed drop keeps its files in a folder of its own
 under ``failed/`` with ``error.txt`` beside them: a folder drop ``failed/<drop>/``, a single file
 ``failed/<file stem>/<file>``. A name already taken there gets a ``-<UTC time>`` suffix.
@@ -37,8 +37,8 @@ def pending_drops(inbox: Path) -> list[Path]:
         return []
     return sorted(
         p for p in inbox.iterdir()
-        if not p.name.startswith(".") and p.name not in (DONE, FAILED)
-        and (p.is_dir() or (p.is_file() and p.suffix.lower() == ".csv"))
+        if not p.name.startswith((".", "~$")) and p.name not in (DONE, FAILED)  # ~$: Excel's lock file
+        and (p.is_dir() or (p.is_file() and p.suffix.lower() in (".csv", ".xlsx")))
     )
 
 

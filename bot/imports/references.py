@@ -16,8 +16,8 @@ def facility_ids(parsed: ParsedFile) -> list[str]:
 def unknown_facilities(files: Iterable[ParsedFile], known: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     for parsed in files:
-        if not parsed.spec.refers_to_facility:
-            continue
+        if not parsed.spec.refers_to_facility or "facility_id" not in parsed.positions:
+            continue  # (a file whose header was refused has no rows to check)
         column = parsed.positions["facility_id"]
         for facility_id, line in zip(facility_ids(parsed), parsed.lines):
             if facility_id not in known:

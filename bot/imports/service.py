@@ -7,7 +7,7 @@ single transaction, so re-importing the same files changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -29,6 +29,8 @@ FILE_NAMES = tuple(SPECS)
 @dataclass(frozen=True)
 class ImportSummary:
     files: tuple[FileSummary, ...] = field(default_factory=tuple)
+    ignored: tuple[str, ...] = ()  # sheets of a workbook that are not part of the contract
+    source: str | None = None  # the workbook's name (None for CSV files)
 
     @property
     def added(self) -> int:
@@ -64,6 +66,14 @@ def import_files(engine: Engine, files: Mapping[str, bytes], progress: Progress 
     """Import files given by name and content (names as in the contract, e.g. ``prices.csv``)."""
     problems: list[Problem] = [_not_a_contract_file(name) for name in sorted(files) if name not in SPECS]
     parsed: list[ParsedFile] = [parse_file(name, files[name]) for name in FILE_NAMES if name in files]
+    return import_parsed(engine, parsed, problems, progress)
+
+
+def import_parsed(engine: Engine, parsed: list[ParsedFile], problems: list[Problem],
+                  progress: Progress | None = None) -> ImportSummary:
+    """The common end of every reader (CSV files, a workbook): refuse the whole import on any
+    problem (``ImportDataError``, in contract terms), else apply every file in one transaction."""
+    problems = list(problems)
     for p in parsed:
         problems += p.problems
     if not parsed and not problems:
@@ -71,7 +81,8 @@ def import_files(engine: Engine, files: Mapping[str, bytes], progress: Progress 
                                 f"there is nothing to import; expected any of {', '.join(FILE_NAMES)}"))
     try:
         with writer(engine).begin() as conn:
-            if not problems:
+            if not any(p.problems for p in parsed if p.spec.table == "facilities"):
+                # (with a refused facilities row, a reference to it would be reported wrongly)
                 problems += unknown_facilities(parsed, _known_facilities(conn, parsed))
             if problems:
                 raise ImportDataError(_in_order(problems))
@@ -126,8 +137,32 @@ def import_directory(engine: Engine, path: str | Path, progress: Progress | None
 
 
 def import_file(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:
-    """Import one CSV file, recognised by its name (e.g. an inbox drop of ``prices.csv``)."""
+    """Import one CSV file, recognised by its name (e.g. an inbox drop of ``prices.csv``), or one
+    Excel workbook (``*.xlsx``, a sheet per contract file: ``bot.imports.workbook``)."""
     file = Path(path)
+    if file.suffix.lower() == ".xlsx":
+        return import_workbook(engine, file, progress)
     if file.name not in SPECS:
         raise ImportDataError([_not_a_contract_file(file.name)])
     return import_files(engine, {file.name: file.read_bytes()}, progress)
+
+
+def import_workbook(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:
+    """Import the contract sheets of an Excel workbook: the same validation, transaction and
+    idempotency as the CSV files; every problem located at its cell (``book.xlsx:financials!C7``)."""
+    from bot.imports.validate import parse_records
+    from bot.imports.workbook import read_workbook, refused
+
+    book = read_workbook(path)
+    if book.problems:
+        raise ImportDataError(book.problems)
+    parsed = [parse_records(SPECS[name], records) for name, records in book.records.items()]
+    said = {(p.location.file, p.location.line, p.location.column) for p in book.cell_problems}
+    for p in parsed:  # a cell already refused (an uncalculated formula...) is not refused twice
+        p.problems = [q for q in p.problems if (q.location.file, q.location.line, q.location.column) not in said]
+    try:
+        summary = import_parsed(engine, parsed, book.cell_problems, progress)
+    except ImportDataError as exc:
+        raise refused(book, exc.problems) from None
+    files = tuple(replace(f, file=book.sheets.get(f.file, f.file)) for f in summary.files)
+    return ImportSummary(files, ignored=tuple(book.ignored), source=book.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -36,8 +37,9 @@ class ProgressReporter:
 
 
 def render_summary(console: Console, summary) -> None:
-    table = Table(title="Import", title_justify="left", header_style="bold")
-    table.add_column("File")
+    source = getattr(summary, "source", None)
+    table = Table(title=f"Import of {source}" if source else "Import", title_justify="left", header_style="bold")
+    table.add_column("Sheet" if source else "File")
     for col in ("Added", "Updated", "Unchanged"):
         table.add_column(col, justify="right")
     for f in summary.files:
@@ -47,3 +49,5 @@ def render_summary(console: Console, summary) -> None:
         f"Imported {summary.rows:,} rows: {summary.added:,} added, {summary.updated:,} updated, "
         f"{summary.unchanged:,} unchanged."
     )
+    if getattr(summary, "ignored", ()):
+        console.print(f"Sheets ignored (not part of the contract): {escape(', '.join(summary.ignored))}.")

@@ -40,7 +40,7 @@ def import_data(settings: Settings, path: str | Path, progress: ProgressFn | Non
 
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"{path!r} does not exist; give a folder of CSV files (or one CSV file).")
+        raise UsageError(f"{path!r} does not exist; give a folder of CSV files, one CSV file or an Excel workbook (.xlsx).")
     return import_directory(open_engine(settings), p, progress=progress)
 
 
