@@ -31,6 +31,7 @@ demo: $(STAMP)
 	rm -f $(DEMO_DB)
 	rm -rf out/demo
 	$(DEMO_ENV) $(COVBOT) import bot/demo/portfolio
+	$(BIN)/python -m bot.demo.make_workbook --check
 	$(DEMO_ENV) $(COVBOT) check --rules rules/ --as-of $(DEMO_ASOF)
 	@echo "--- one of the alerts above, as it was sent to Slack (written to out/demo/slack/ without a token):"
 	$(DEMO_ENV) $(COVBOT) outbox show --facility GPUC-006 --transport slack
