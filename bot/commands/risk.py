@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from bot.commands.common import OutputFormat, write_output
+from bot.commands.common import OutputFormat, SheetFormat, write_output, write_sheet
 from bot.errors import CovbotError
 
 
@@ -71,22 +71,35 @@ def register(app: typer.Typer) -> None:
         ),
         as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
         everyone: bool = typer.Option(False, "--all", help="Foreclose every facility with outstanding > 0, not only those in breach."),
-        fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+        fmt: SheetFormat = typer.Option(SheetFormat.table, "--format", help="table, json, csv or xlsx (with --output)."),
+        output: Optional[str] = typer.Option(None, "--output", help="With --format csv or xlsx: the file to write (csv default: standard output)."),
     ) -> None:
         """What foreclosing at once would recover: facilities in breach sell their GPUs into one thin market."""
+        from bot.errors import UsageError
         from bot.render.fire_sale import fire_sale_json, render_fire_sale
         from bot.usecases.fire_sale import run_fire_sale
 
+        if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
+            raise UsageError("--output goes with --format csv or --format xlsx.")
+        if fmt is SheetFormat.xlsx and not output:
+            raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
         report = run_fire_sale(
             load_settings(), rules_path=rules, as_of=_as_of(as_of),
             scenario_names=scenario or [], shock_options=shock or [], everyone=everyone,
         )
-        if fmt is OutputFormat.json:
+        if fmt is SheetFormat.json:
             typer.echo(fire_sale_json(report.rows))
-            for line in report.unmatched:
-                make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
+        elif fmt in (SheetFormat.csv, SheetFormat.xlsx):
+            from bot.render.fire_sale_sheet import fire_sale_sheet
+
+            wrote = write_sheet(fire_sale_sheet(report.rows), fmt, output)
+            if wrote:
+                make_console(stderr=True).print(escape(wrote))
         else:
             render_fire_sale(make_console(), report)
+        if fmt is not SheetFormat.table:
+            for line in report.unmatched:
+                make_console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(line)}")
 
     @app.command()
     @handle_errors

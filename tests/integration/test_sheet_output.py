@@ -99,3 +99,26 @@ def test_rules_validate_warns_about_a_facility_type_no_stored_facility_has(book,
     assert result.exit_code == 0, result.output
     assert "did you mean gpu_abl?" in result.stderr
     assert f"{rules}:" in result.stderr
+
+
+def test_fire_sale_csv_and_xlsx_carry_the_json_rows(book, tmp_path):
+    args = ("fire-sale", "--rules", str(RULES), "--as-of", AS_OF, "--scenario", "crypto-winter")
+    expected = json.loads(run(*args, "--format", "json").stdout)
+    assert expected
+    result = run(*args, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == len(expected)
+    for row, want in zip(rows, expected):
+        for key, value in want.items():
+            assert row[key] == ("" if value is None else value), (key, row, want)
+        assert row["borrower"] and row["book_ltv"]
+    target = tmp_path / "fire-sale.xlsx"
+    assert run(*args, "--format", "xlsx", "--output", str(target)).exit_code == 0
+    ws = load_workbook(target).active
+    header = [c.value for c in ws[1]]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:L{len(expected) + 1}"
+    first = {name: cell for name, cell in zip(header, ws[2])}
+    assert first["scenario"].value == "crypto-winter"
+    assert first["loss"].number_format == "#,##0.00" and first["book_ltv"].number_format == "0.0%"
+    assert first["outstanding"].value == pytest.approx(float(expected[0]["outstanding"]))
