@@ -19,12 +19,12 @@ def _money(value: Decimal) -> str:
 
 def input_lines(ex: FacilityExplanation) -> list[str]:
     lines: list[str] = []
-    in_ttm = [n.period for n in ex.periods if n.in_ttm]
-    if in_ttm:
-        ends = sorted(p.period_end for p in in_ttm)
-        reported = max(p.known_from for p in in_ttm)
+    tested = [n.period for n in ex.periods if n.in_test_period]
+    if tested:
+        ends = sorted(p.period_end for p in tested)
+        reported = max(p.known_from for p in tested)
         lines.append(f"{len(ends)} of 4 quarters counted: {ends[0]} … {ends[-1]} (latest known {reported})")
-    unseen = [n for n in ex.periods if not n.in_ttm and n.reason and "reported" in n.reason]
+    unseen = [n for n in ex.periods if n.period.known_from > ex.as_of]  # delivered after T
     if unseen:
         lines.append(f"left out: {unseen[0].period.period_end}: {unseen[0].reason}")
     by_model: dict[str, list] = {}

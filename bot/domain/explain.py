@@ -8,8 +8,9 @@ valued, where each model's rental deflation came from, and the resulting values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
+from typing import Sequence
 
 from bot.domain.decimals import CONTEXT
 from bot.domain.liquidation import CryptoSale, ModelSale, sell, sell_crypto
@@ -17,26 +18,49 @@ from bot.domain.market import Deflation, Mark, Market
 from bot.domain.metrics import (
     QUARTERS,
     BookValue,
+    TestPeriod,
     compute_metrics,
     counted_periods,
     crypto_shortfall,
+    find_test_period,
     holdings_at,
     lots_counted,
     model_holdings,
     period_left_out,
-    ttm_periods,
     value_lot,
-    WINDOW,
 )
 from bot.domain.model import FacilityData, FinancialPeriod, Price
-from bot.domain.variables import Value
+from bot.domain.rulebook import Covenant
+from bot.domain.variables import NoData, Value
+
+REPORTING_METRIC = "days_since_period_end"
 
 
 @dataclass(frozen=True)
 class PeriodNote:
     period: FinancialPeriod
-    in_ttm: bool  # one of the 4 latest in the window
-    reason: str | None  # why it is left out of the trailing figures (None when in_ttm)
+    in_test_period: bool  # one of the 4 quarters of a complete test period
+    reason: str | None  # why it is left out of the trailing figures (None when in_test_period)
+
+
+@dataclass(frozen=True)
+class TestPeriodNote:
+    """Which quarters the `*_ttm` variables stand on at T, and when the next report is due."""
+
+    as_of: date
+    latest: date | None  # L: the latest counted period_end
+    start: date | None  # the periods end after this day (L − 366 days)
+    period_ends: tuple[date, ...]  # latest first (fewer than 4 when incomplete)
+    missing: NoData | None  # why there is no test period (None when complete)
+    next_report_due: date | None  # L + the reporting covenant's limit (None without one)
+    reporting_covenant: str | None  # the covenant on days_since_period_end that sets it
+    reporting_limit_days: int | None  # its limit: the most days since period end it allows at T
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    @property
+    def complete(self) -> bool:
+        return self.missing is None
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,7 @@ class DeflationNote:
 class FacilityExplanation:
     facility_id: str
     as_of: date
+    test_period: TestPeriodNote
     periods: tuple[PeriodNote, ...]  # latest period_end first
     lots: tuple[LotNote, ...]
     crypto: tuple[CryptoNote, ...]
@@ -86,20 +111,66 @@ class FacilityExplanation:
     crypto_sales: tuple[CryptoSale, ...] = ()  # per pledged asset with a fresh price: the share realised
 
 
-def _periods(data: FacilityData, as_of: date) -> tuple[PeriodNote, ...]:
-    counted = counted_periods(data.financials, as_of)
-    in_ttm = {p.period_end for p in ttm_periods(counted, as_of)}
-    window_start = as_of - WINDOW
+def _left_out(period: FinancialPeriod, found: TestPeriod, chosen: set[date]) -> str | None:
+    """Why a period is not one of the test period's quarters (None when it is)."""
+    reason = period_left_out(period, found.as_of)
+    if reason is not None:
+        return reason
+    if found.stale:
+        return f"no test period: nothing reported in the 12 months to {found.as_of}"
+    if found.start is not None and period.period_end <= found.start:
+        return (f"ends on or before {found.start}, more than 12 months before the latest reported "
+                f"quarter ({found.latest})")
+    if period.period_end not in chosen:
+        return f"a 5th period in the 12 months to {found.latest}: only the {QUARTERS} latest count"
+    if found.missing is not None:
+        return found.missing.reason
+    return None
+
+
+def _periods(data: FacilityData, found: TestPeriod) -> tuple[PeriodNote, ...]:
+    chosen = {p.period_end for p in found.periods}
     notes = []
     for period in sorted(data.financials, key=lambda p: p.period_end, reverse=True):
-        reason = period_left_out(period, as_of)
-        if reason is None and period.period_end not in in_ttm:
-            if period.period_end <= window_start:
-                reason = f"outside the 12-month window (ends on or before {window_start})"
-            else:
-                reason = f"older than the {QUARTERS} latest periods in the window"
+        reason = _left_out(period, found, chosen)
         notes.append(PeriodNote(period, reason is None, reason))
     return tuple(notes)
+
+
+def reporting_limit_days(covenant: Covenant, facility_id: str, as_of: date) -> int | None:
+    """The most days since period end the covenant allows at T, for a covenant whose metric is
+    days_since_period_end with an upper bound (``<= 135`` → 135, ``< 135`` → 134); else None."""
+    if covenant.metric != REPORTING_METRIC:
+        return None
+    threshold = covenant.threshold_at(facility_id, as_of)
+    if threshold.is_lower_bound:
+        return None
+    limit = int(threshold.value.to_integral_value(rounding="ROUND_FLOOR"))
+    if threshold.op == "<" and limit == threshold.value:
+        limit -= 1
+    return limit
+
+
+def _test_period_note(data: FacilityData, found: TestPeriod, covenants: Sequence[Covenant]) -> TestPeriodNote:
+    due: tuple[date, str, int] | None = None
+    f = data.facility
+    if found.latest is not None:
+        for covenant in sorted(covenants, key=lambda c: c.id):
+            if not covenant.applies_to(f.facility_id, f.facility_type):
+                continue
+            limit = reporting_limit_days(covenant, f.facility_id, found.as_of)
+            if limit is not None and (due is None or found.latest + timedelta(days=limit) < due[0]):
+                due = (found.latest + timedelta(days=limit), covenant.id, limit)
+    return TestPeriodNote(
+        as_of=found.as_of,
+        latest=found.latest,
+        start=found.start,
+        period_ends=tuple(p.period_end for p in found.periods) if not found.stale else (),
+        missing=found.missing,
+        next_report_due=due[0] if due else None,
+        reporting_covenant=due[1] if due else None,
+        reporting_limit_days=due[2] if due else None,
+    )
 
 
 def _lots(data: FacilityData, market: Market) -> tuple[LotNote, ...]:
@@ -165,12 +236,16 @@ def _crypto_sales(data: FacilityData, market: Market) -> tuple[CryptoSale, ...]:
     return tuple(sales)
 
 
-def explain_facility(data: FacilityData, market: Market) -> FacilityExplanation:
+def explain_facility(data: FacilityData, market: Market, covenants: Sequence[Covenant] = ()) -> FacilityExplanation:
+    """Everything behind the facility's metrics at T; ``covenants`` (the rule set's) tell when the
+    next report is due (a covenant on days_since_period_end that applies to the facility)."""
+    found = find_test_period(data.financials, market.as_of)
     with localcontext(CONTEXT):
         return FacilityExplanation(
             facility_id=data.facility_id,
             as_of=market.as_of,
-            periods=_periods(data, market.as_of),
+            test_period=_test_period_note(data, found, covenants),
+            periods=_periods(data, found),
             lots=_lots(data, market),
             crypto=_crypto(data, market),
             deflation=_deflation(data, market),

@@ -19,32 +19,76 @@ from bot.domain.model import CryptoHolding, FacilityData, FinancialPeriod, GpuLo
 from bot.domain.variables import VARIABLES, NoData, Value
 
 QUARTERS = 4
-WINDOW = timedelta(days=366)
+YEAR = timedelta(days=366)  # the test period's 12 months, and how long it stands without a new report
 DAYS_PER_YEAR = Decimal("365.25")
 NO_FINANCIALS = NoData("no financials reported")
 
 
-# -- financial periods ----------------------------------------------------------------------------
+# -- financial periods and the test period ----------------------------------------------------------
 def period_left_out(period: FinancialPeriod, as_of: date) -> str | None:
     """Why a period is not counted at T at all (None when it is known at T)."""
     if period.known_from > as_of:
-        return f"reported on {period.known_from}, after {as_of}"
+        return f"reported on {period.known_from}, after {as_of}: not known yet"
     if period.period_end > as_of:
-        return f"the period ends on {period.period_end}, after {as_of}"
+        return f"the period ends on {period.period_end}, after {as_of}: a budget, not an actual"
     return None
 
 
 def counted_periods(financials: Collection[FinancialPeriod], as_of: date) -> list[FinancialPeriod]:
-    """The periods known at T, latest period_end first."""
+    """The periods known at T and ended on or before T, latest period_end first."""
     known = [p for p in financials if period_left_out(p, as_of) is None]
     known.sort(key=lambda p: p.period_end, reverse=True)
     return known
 
 
-def ttm_periods(counted: list[FinancialPeriod], as_of: date) -> list[FinancialPeriod]:
-    """The (at most 4) latest counted periods with period_end in (T − 366 days, T]."""
-    start = as_of - WINDOW
-    return [p for p in counted if p.period_end > start][:QUARTERS]
+@dataclass(frozen=True)
+class TestPeriod:
+    """The quarters a covenant is tested on at T, as credit agreements define it: the (up to) 4
+    latest counted periods with period_end in (L − 366 days, L], L the latest counted period_end.
+
+    ``missing`` is None when the test period is complete (4 periods, L after T − 366 days)."""
+
+    as_of: date
+    latest: date | None  # L (None: nothing counted at T)
+    periods: tuple[FinancialPeriod, ...]  # latest first; those in (start, latest], at most 4
+    missing: NoData | None
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    @property
+    def start(self) -> date | None:
+        """Periods must end after this day (L − 366 days)."""
+        return None if self.latest is None else self.latest - YEAR
+
+    @property
+    def complete(self) -> bool:
+        return self.missing is None
+
+    @property
+    def stale(self) -> bool:
+        """Nothing reported in the 12 months to T: no test period at all."""
+        return self.latest is None or self.latest <= self.as_of - YEAR
+
+
+def find_test_period(financials: Collection[FinancialPeriod], as_of: date,
+                     counted: list[FinancialPeriod] | None = None) -> TestPeriod:
+    """The test period at T (DOMAIN.md "Metrics at a test date T"); ``counted``: counted_periods,
+    when the caller has them already."""
+    if counted is None:
+        counted = counted_periods(financials, as_of)
+    if not counted:
+        return TestPeriod(as_of, None, (), NoData(f"no quarter reported in the 12 months to {as_of}"))
+    latest = counted[0].period_end
+    start = latest - YEAR
+    periods = tuple(p for p in counted if p.period_end > start)[:QUARTERS]
+    if latest <= as_of - YEAR:
+        return TestPeriod(as_of, latest, periods, NoData(
+            f"no quarter reported in the 12 months to {as_of} (the latest reported quarter ended on {latest})"))
+    if len(periods) < QUARTERS:
+        return TestPeriod(as_of, latest, periods, NoData(
+            f"only {len(periods)} of {QUARTERS} quarters reported in the 12 months to {latest}"
+            " (the latest reported quarter)"))
+    return TestPeriod(as_of, latest, periods, None)
 
 
 @dataclass(frozen=True)
@@ -160,14 +204,12 @@ class _Facility:
 
     @_once
     def _trailing(self) -> Trailing | NoData:
-        periods = ttm_periods(self._counted, self.as_of)
-        if len(periods) < QUARTERS:
-            return NoData(
-                f"only {len(periods)} of {QUARTERS} quarters reported in the 12 months to {self.as_of}"
-            )
+        found = find_test_period(self.data.financials, self.as_of, self._counted)
+        if found.missing is not None:
+            return found.missing
         rent = self.market.shocks.rent  # the rent shock multiplies the revenue of every counted period
         revenue = opex = other_costs = debt_service = ZERO
-        for p in periods:
+        for p in found.periods:
             revenue += p.revenue * rent
             opex += p.opex
             other_costs += p.capex + p.taxes

@@ -21,7 +21,7 @@ Value = Decimal | NoData
 
 # name -> one-line meaning (documented in README; the loader refuses any other name)
 VARIABLES: dict[str, str] = {
-    "dscr_ttm": "Σ CFADS / Σ debt service over the 4 latest counted quarters in (T−366d, T]",
+    "dscr_ttm": "Σ CFADS / Σ debt service over the test period: the 4 latest reported quarters in (L−366d, L]",
     "cfads_ttm": "Σ (revenue − opex − capex − taxes) over the same 4 quarters",
     "debt_service_ttm": "Σ (interest + principal) over the same 4 quarters",
     "revenue_ttm": "Σ revenue over the same 4 quarters",

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.domain.explain import FacilityExplanation
+from bot.domain.explain import FacilityExplanation, TestPeriodNote
 from bot.domain.model import FacilityData
 from bot.domain.results import CovenantResult
 from bot.domain.variables import VARIABLES, NoData
@@ -18,6 +18,24 @@ from bot.render.console import human_number, human_percent, results_table
 
 def _money(value: Decimal | None) -> str:
     return human_number(value, 2)
+
+
+def test_period_sentence(tp: TestPeriodNote) -> str:
+    """Which quarters the `*_ttm` variables stand on, and when the next report is due (rich markup)."""
+    if tp.complete:
+        ends = sorted(tp.period_ends)
+        text = (f"[bold]Test period[/bold]: the {len(ends)} quarters ended {ends[0]} to {ends[-1]}, "
+                f"the latest reported quarters (they stand until the next report arrives).")
+    else:
+        text = f"[bold]Test period[/bold]: none — {escape(tp.missing.reason if tp.missing else '')}."
+    if tp.next_report_due is not None and tp.latest is not None:
+        late = " [red](overdue)[/red]" if tp.next_report_due < tp.as_of else ""
+        text += (f" Next report due by {tp.next_report_due}{late}: {tp.latest} + {tp.reporting_limit_days} days "
+                 f"({escape(tp.reporting_covenant or '')}).")
+    return text
+
+
+test_period_sentence.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def render_explanation(
@@ -29,6 +47,7 @@ def render_explanation(
         f"({escape(f.facility_type)}, {escape(f.currency)}), explained as of {as_of}"
     )
 
+    console.print(test_period_sentence(ex.test_period))
     periods = Table(title="Financial periods (latest first)", title_justify="left", header_style="bold")
     for col in ("Period end", "Reported", "Revenue", "CFADS", "Debt service", "Cash", "Counted"):
         periods.add_column(col, justify="right" if col not in ("Period end", "Reported", "Counted") else "left")
@@ -37,7 +56,7 @@ def render_explanation(
         periods.add_row(
             str(p.period_end), str(p.reported_on or f"{p.period_end} (period end)"),
             _money(p.revenue), _money(p.cfads), _money(p.debt_service), _money(p.cash),
-            "[green]in TTM[/green]" if note.in_ttm else f"[dim]{escape(note.reason or '')}[/dim]",
+            "[green]in the test period[/green]" if note.in_test_period else f"[dim]{escape(note.reason or '')}[/dim]",
         )
     if not ex.periods:
         periods.add_row("—", "—", "—", "—", "—", "—", "no financials stored")

@@ -250,7 +250,8 @@ def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_
         prices = load_price_book(session)
     data = found[0]
     market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, NO_SHOCKS)
-    return data, explain_facility(data, market), evaluate_facility(data, market, list(ruleset.covenants))
+    covenants = list(ruleset.covenants)
+    return data, explain_facility(data, market, covenants), evaluate_facility(data, market, covenants)
 
 
 def notify_after_check(settings: Settings, outcome: CheckOutcome, now: datetime | None = None,

@@ -94,7 +94,7 @@ def test_no_data_has_no_value_no_headroom_a_reason_and_the_effective_threshold()
     c = covenant(">= 1.25", steps=[(date(2026, 1, 1), ">= 1.35")])
     result = evaluate(c, facility_data(n_quarters=3))
     assert (result.status, result.value, result.headroom) == ("no_data", None, None)
-    assert result.reason == "only 3 of 4 quarters reported in the 12 months to 2026-03-31"
+    assert result.reason == "only 3 of 4 quarters reported in the 12 months to 2026-03-31 (the latest reported quarter)"
     assert str(result.threshold) == ">= 1.35"
     assert result.months_to_breach is None
 

@@ -90,7 +90,8 @@ def test_ttm_sums_of_the_four_quarters():
 def test_three_of_four_quarters_make_every_ttm_variable_no_data_with_one_reason():
     values = metrics(facility_data(financials=quarters(n=3)))
     reasons = {values[name] for name in TTM}
-    assert reasons == {NoData("only 3 of 4 quarters reported in the 12 months to 2026-03-31")}
+    assert reasons == {NoData("only 3 of 4 quarters reported in the 12 months to 2026-03-31"
+                              " (the latest reported quarter)")}
     assert values["cash"] == D(50)  # cash does not need four quarters
 
 
@@ -110,7 +111,9 @@ def test_a_quarter_reported_after_t_is_unseen_until_the_day_it_is_reported():
 
 def test_empty_reported_on_means_known_from_period_end():
     values = metrics(facility_data(financials=quarters()), market(as_of=T - days(1)))
-    assert values["dscr_ttm"] == NoData("only 3 of 4 quarters reported in the 12 months to 2026-03-30")
+    assert values["days_since_period_end"] == D(90)  # the quarter ending at T is not known yet
+    assert values["dscr_ttm"] == NoData("only 3 of 4 quarters reported in the 12 months to 2025-12-30"
+                                        " (the latest reported quarter)")
 
 
 def test_only_the_four_latest_periods_in_the_window_count():
@@ -122,12 +125,12 @@ def test_only_the_four_latest_periods_in_the_window_count():
 def test_a_period_367_days_old_is_outside_the_window():
     financials = quarters(n=3) + (period(T - days(367)),)
     assert metrics(facility_data(financials=financials))["dscr_ttm"] == NoData(
-        "only 3 of 4 quarters reported in the 12 months to 2026-03-31"
+        "only 3 of 4 quarters reported in the 12 months to 2026-03-31 (the latest reported quarter)"
     )
 
 
 @pytest.mark.parametrize("age, counts", [(365, True), (366, False)])
-def test_the_window_is_t_minus_366_days_exclusive(age, counts):
+def test_the_window_is_l_minus_366_days_exclusive(age, counts):  # L = T here
     financials = quarters(n=3) + (period(T - days(age)),)
     value = metrics(facility_data(financials=financials))["dscr_ttm"]
     assert (value == D("1.3")) is counts
@@ -356,10 +359,11 @@ def test_explanation_lists_periods_lots_crypto_and_deflation():
     ex = explain_facility(data, m)
 
     reasons = {n.period.period_end: n.reason for n in ex.periods}
-    assert [n.in_ttm for n in ex.periods].count(True) == 4
-    assert reasons[T + days(1)] == "reported on 2026-04-20, after 2026-03-31"
-    assert reasons[T - days(365)] == "older than the 4 latest periods in the window"
-    assert reasons[T - days(400)] == "outside the 12-month window (ends on or before 2025-03-30)"
+    assert [n.in_test_period for n in ex.periods].count(True) == 4
+    assert reasons[T + days(1)] == "reported on 2026-04-20, after 2026-03-31: not known yet"
+    assert reasons[T - days(365)] == "a 5th period in the 12 months to 2026-03-31: only the 4 latest count"
+    assert reasons[T - days(400)] == (
+        "ends on or before 2025-03-30, more than 12 months before the latest reported quarter (2026-03-31)")
 
     l1, l2, l3 = ex.lots
     assert (l1.mark, l1.book, l1.value) == (Price("GPU:H100", T - days(5), D(200)), None, D(2000))
