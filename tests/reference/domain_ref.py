@@ -10,6 +10,7 @@ Public entry points:
     evaluate(expression_text, lookup) -> Decimal | Missing
     variable(name, portfolio, rules, facility_id, as_of, shocks=None) -> Decimal | Missing
     check(data_dir, rules_path, as_of) -> list[dict]       # rows of `covbot check --format json`
+    check_loaded(portfolio, rules, as_of) -> list[dict]    # the same, on data loaded once
     stress(data_dir, rules_path, as_of, scenarios=None, shocks=None) -> list[dict]
     fire_sale(data_dir, rules_path, as_of, scenarios=None, shocks=None, everyone=False) -> list[dict]
 """
@@ -108,7 +109,10 @@ def load_portfolio(data_dir) -> Portfolio:
 
 _THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$")
 _COVENANT_KEYS = {"id", "title", "metric", "expr", "must_be", "warn_at", "applies_to",
-                  "overrides", "steps", "severity", "notify"}
+                  "overrides", "steps", "severity", "notify",
+                  # alert options (README "Alerts and notifications"): they change no value or status
+                  "pending_evaluations", "keep_firing_evaluations", "remind_every", "cure_days",
+                  "notify_on"}
 
 
 def parse_threshold(text: str) -> tuple[str, Decimal]:
@@ -404,16 +408,29 @@ def _known_on(period: dict) -> dt.date:
 
 
 def _counted_periods(p: Portfolio, fid: str, T: dt.date) -> list[dict]:
-    return [f for f in p.financials if f["facility_id"] == fid and _known_on(f) <= T]
+    """"A financial period counts only if reported_on (or period_end when empty) is on or before T"
+    and "a period whose period_end is after T never counts" (a budget is not an actual)."""
+    return [f for f in p.financials
+            if f["facility_id"] == fid and _known_on(f) <= T and f["period_end"] <= T]
 
 
 def _ttm_periods(p: Portfolio, fid: str, T: dt.date):
-    start = T - dt.timedelta(days=366)
-    window = [f for f in _counted_periods(p, fid, T) if start < f["period_end"] <= T]
-    window.sort(key=lambda f: f["period_end"], reverse=True)
-    if len(window) < 4:
-        return Missing(f"{len(window)} of 4 quarters reported")
-    return window[:4]
+    """The test period: L = the latest period_end among the counted periods; the 4 latest counted
+    periods with period_end in (L - 366 days, L]. Missing when there is no counted period, when L is
+    on or before T - 366 days, or when fewer than 4 periods lie in (L - 366, L]."""
+    counted = _counted_periods(p, fid, T)
+    year = dt.timedelta(days=366)
+    L = None
+    for f in counted:
+        if L is None or f["period_end"] > L:
+            L = f["period_end"]
+    if L is None or L <= T - year:
+        return Missing(f"no quarter reported in the 12 months to {T}")
+    in_window = [f for f in counted if L - year < f["period_end"] <= L]
+    if len(in_window) < 4:
+        return Missing(f"{len(in_window)} of 4 quarters reported")
+    in_window.sort(key=lambda f: f["period_end"])
+    return in_window[-4:]
 
 
 def _ttm_sum(p, fid, T, shocks, part):
@@ -602,6 +619,11 @@ def _rental_deflation(p, rules, fid, T):
 
 
 def forward_dscr(p, rules, fid, T, months: int, shocks=None):
+    return _forward_formula(_forward_inputs(p, rules, fid, T, shocks), months)
+
+
+def _forward_inputs(p, rules, fid, T, shocks=None):
+    """(revenue_ttm, costs_ttm, debt_service_ttm, rental deflation), or Missing where dscr_ttm is."""
     shocks = shocks or {}
     dscr = variable("dscr_ttm", p, rules, fid, T, shocks)
     if isinstance(dscr, Missing):
@@ -610,7 +632,15 @@ def forward_dscr(p, rules, fid, T, months: int, shocks=None):
         revenue = _ttm_sum(p, fid, T, shocks, lambda f, rev: rev)
         costs = _ttm_sum(p, fid, T, shocks, lambda f, rev: f["opex"] + f["capex"] + f["taxes"])
         service = _ttm_sum(p, fid, T, shocks, lambda f, rev: f["interest"] + f["principal"])
-        rate = _rental_deflation(p, rules, fid, T)
+        return revenue, costs, service, _rental_deflation(p, rules, fid, T)
+
+
+def _forward_formula(inputs, months: int):
+    """(revenue_ttm x (1 + r)^(h/12) - costs_ttm) / debt_service_ttm."""
+    if isinstance(inputs, Missing):
+        return inputs
+    revenue, costs, service, rate = inputs
+    with localcontext(PRECISION):
         factor = ONE if months == 0 else (ONE + rate) ** (Decimal(months) / Decimal(12))
         return (revenue * factor - costs) / service
 
@@ -773,8 +803,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def months_to_breach(covenant, p, rules, fid, T):
     if covenant["metric"] != "dscr_ttm":
         return None
+    inputs = _forward_inputs(p, rules, fid, T)  # the same at every m: only the horizon moves
     for m in range(61):
-        forward = forward_dscr(p, rules, fid, T, m)
+        forward = _forward_formula(inputs, m)
         if isinstance(forward, Missing):
             return None
         if not passes(forward, effective_threshold(covenant, fid, add_months(T, m))):
@@ -794,9 +825,12 @@ def _as_date(as_of) -> dt.date:
 
 def check(data_dir, rules_path, as_of) -> list[dict]:
     """The rows `covbot check --format json` prints, computed independently."""
+    return check_loaded(load_portfolio(data_dir), load_rules(rules_path), as_of)
+
+
+def check_loaded(p: Portfolio, rules: Rules, as_of) -> list[dict]:
+    """`check` on a portfolio and rules loaded once (for many test dates)."""
     T = _as_date(as_of)
-    p = load_portfolio(data_dir)
-    rules = load_rules(rules_path)
     rows = []
     for fid in sorted(p.facilities):
         for covenant in sorted(rules.covenants, key=lambda c: c["id"]):

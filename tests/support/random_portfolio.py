@@ -5,9 +5,12 @@ a rule folder that exercises every rule feature. Both are deterministic. The edg
 relative to `AS_OF_DATES`, the test dates the agreement tests use:
 
 - financials: all 8 quarters of 2024-2025, one quarter dropped (3 of 4), only 2 quarters, none,
-  only 2024 quarters (old), a stub period ending exactly T - 366 days (outside the window) and,
-  for quarter-end test dates, a 5th older quarter inside the 366-day window; reporting lags of
-  0-200 days, some empty reported_on, some reported after the next test date;
+  only 2024 quarters (old), a stub period ending exactly T - 366 days; test-period edges (L = the
+  latest counted period_end): a period ending exactly L - 366 (outside), L - 365 (inside: a 5th
+  period in the window) or L - 300, a borrower that stopped reporting exactly 365 or 366 days
+  before a test date, budget rows whose period_end is after the test date but "reported" before
+  it; reporting lags of 0-200 days (so quarters ended but not yet reported at T), some empty
+  reported_on, some reported after the next test date;
 - DSCRs landing exactly on 1.25, 1.2, 1.4, 1.1, 1.05, 1, 1.3; zero debt service;
 - GPU marks exactly 30 and 31 days old at every test date (H100 and A100 alternate), a mark dated
   on a test date, a model never marked; lots acquired after the test dates; lots of quantity 0;
@@ -126,7 +129,8 @@ def _facility(rng, rows, number, fid, kind) -> None:
 
 
 def _financials(rng, out, number, fid) -> None:
-    profile = rng.choice(["full"] * 6 + ["missing", "missing", "sparse", "none", "old", "stub"])
+    profile = rng.choice(["full"] * 6 + ["missing", "missing", "sparse", "none", "old", "stub",
+                                         "anchor", "stopped", "budget"])
     if number == 7:
         profile = "full"
     quarters = list(QUARTER_ENDS)
@@ -139,8 +143,19 @@ def _financials(rng, out, number, fid) -> None:
     elif profile == "old":
         quarters = quarters[:4]
     periods = list(quarters)
-    if profile == "stub":  # a period ending exactly T - 366 days: just outside the window
+    budgets: set[dt.date] = set()
+    if profile == "stub":  # a period ending exactly T - 366 days
         periods.append(rng.choice(AS_OF_DATES) - dt.timedelta(days=366))
+    elif profile == "anchor":  # known from period_end, so L is a quarter end at every test date
+        latest = rng.choice([dt.date(2025, 3, 31), dt.date(2025, 6, 30), dt.date(2025, 12, 31)])
+        periods.append(latest - dt.timedelta(days=rng.choice([366, 365, 300])))
+    elif profile == "stopped":  # 4 quarters, the latest exactly 365 or 366 days before a test date
+        latest = rng.choice(AS_OF_DATES) - dt.timedelta(days=rng.choice([365, 366]))
+        periods = [latest - dt.timedelta(days=91 * i) for i in range(4)]
+    elif profile == "budget":  # "reported" before the test dates, ending after some of them
+        budgets = {rng.choice(AS_OF_DATES) + dt.timedelta(days=rng.choice([1, 45])), dt.date(2026, 6, 30)}
+        periods += sorted(budgets)
+    periods = sorted(set(periods))
     zero_service = number % 17 == 0
     exact = number == 7 or number % 6 == 0
     ratio = Decimal("1.1") if number == 7 else Decimal(rng.choice(EXACT_RATIOS))
@@ -158,7 +173,11 @@ def _financials(rng, out, number, fid) -> None:
         taxes = _money(rng, -200_000, 800_000)
         opex = revenue - capex - taxes - cfads  # may be negative: financial amounts may be
         lag = rng.choice([None, 0, 10, 30, 45, 45, 60, 90, 100, 130, 200])
+        if profile == "anchor":
+            lag = None
         rows_reported = None if lag is None else period_end + dt.timedelta(days=lag)
+        if period_end in budgets:
+            rows_reported = dt.date(2024, 12, 15)
         out.append({
             "facility_id": fid, "period_end": period_end, "revenue": revenue, "opex": opex,
             "capex": capex, "taxes": taxes, "interest": interest, "principal": principal,

@@ -83,18 +83,39 @@ covenants:
     assert (cash["value"], cash["status"], cash["headroom"]) == ("10", "ok", None)
 
 
-def test_window_keeps_the_4_latest_and_is_open_at_t_minus_366(tmp_path):
+def test_test_period_keeps_the_4_latest_and_is_open_at_l_minus_366(tmp_path):
     rules_text = "covenants:\n  - {id: d, metric: dscr_ttm, must_be: '>= 1'}\n"
+    T = "2026-02-15"  # L = 2025-12-31: the window is anchored at L, not at T
     fifth = quarter("2025-01-31", revenue="300", principal="140")  # in the window, but 5th latest
     data, rules = make(tmp_path / "a", rules_text, financials=[fifth] + FOUR_QUARTERS)
-    assert row(domain_ref.check(data, rules, "2025-12-31"), "d")["value"] == "1.25"
-    # 2025-12-31 - 366 days = 2024-12-30 (outside); 2024-12-31 is inside.
+    assert row(domain_ref.check(data, rules, T), "d")["value"] == "1.25"
+    # L - 366 days = 2024-12-30 (outside); 2024-12-31 is inside.
     inside = quarter("2024-12-31", revenue="325")  # cfads 150
-    data, rules = make(tmp_path / "b", rules_text, financials=[inside] + FOUR_QUARTERS[:3])
-    assert D(row(domain_ref.check(data, rules, "2025-12-31"), "d")["value"]) == D("1.3125")
+    data, rules = make(tmp_path / "b", rules_text, financials=[inside] + FOUR_QUARTERS[1:])
+    assert D(row(domain_ref.check(data, rules, T), "d")["value"]) == D("1.3125")
     outside = quarter("2024-12-30", revenue="325")
-    data, rules = make(tmp_path / "c", rules_text, financials=[outside] + FOUR_QUARTERS[:3])
-    assert row(domain_ref.check(data, rules, "2025-12-31"), "d")["reason"] == "3 of 4 quarters reported"
+    data, rules = make(tmp_path / "c", rules_text, financials=[outside] + FOUR_QUARTERS[1:])
+    assert row(domain_ref.check(data, rules, T), "d")["reason"] == "3 of 4 quarters reported"
+
+
+def test_the_test_period_stands_for_366_days_then_nothing_was_reported_for_a_year(tmp_path):
+    data, rules = make(tmp_path, "covenants:\n  - {id: d, metric: dscr_ttm, must_be: '>= 1'}\n",
+                       financials=FOUR_QUARTERS)  # L = 2025-12-31
+    assert row(domain_ref.check(data, rules, "2026-12-31"), "d")["value"] == "1.25"  # T - 365
+    stale = row(domain_ref.check(data, rules, "2027-01-01"), "d")  # L = T - 366
+    assert stale["reason"] == "no quarter reported in the 12 months to 2027-01-01"
+
+
+def test_a_budget_row_ending_after_t_never_counts(tmp_path):
+    budget = quarter("2026-03-31", revenue="9000", cash="999", reported_on="2025-11-01")
+    data, rules = make(tmp_path, """\
+covenants:
+  - {id: c, metric: cash, must_be: ">= 0"}
+  - {id: d, metric: dscr_ttm, must_be: ">= 1"}
+  - {id: r, metric: days_since_period_end, must_be: "<= 135"}
+""", financials=FOUR_QUARTERS + [budget])
+    rows = domain_ref.check(data, rules, "2026-02-01")
+    assert (row(rows, "c")["value"], row(rows, "d")["value"], row(rows, "r")["value"]) == ("10", "1.25", "32")
 
 
 def test_late_report_counts_only_from_its_reported_on(tmp_path):
@@ -120,7 +141,7 @@ covenants:
 """, financials=[quarter("2025-03-31", reported_on="2025-05-01")])
     rows = domain_ref.check(data, rules, "2025-04-30")
     assert row(rows, "c")["reason"] == "no financials reported"
-    assert row(rows, "r")["reason"] == "0 of 4 quarters reported"
+    assert row(rows, "r")["reason"] == "no quarter reported in the 12 months to 2025-04-30"
 
 
 def test_zero_debt_service_is_no_data_for_dscr_only(tmp_path):
