@@ -61,7 +61,7 @@ def test_check_table_shows_statuses_and_summary(demo):
     result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run")
     assert result.exit_code == 0
     assert "BREACH" in result.output and "WARNING" in result.output and "NO DATA" in result.output
-    assert "12 breach" in result.output
+    assert "13 breach" in result.output
 
 
 def test_filters_by_facility_and_covenant(demo):
@@ -124,7 +124,7 @@ def test_bad_rule_file_exits_2_with_location_and_leaves_results_alone(demo, tmp_
 def test_explain_shows_quarters_marks_and_prices(demo):
     result = run("explain", "GPUC-003", "--rules", str(RULES), "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
-    for expected in ("Financial periods", "in TTM", "GPU lots", "dscr_ttm", "min-dscr"):
+    for expected in ("Financial periods", "Test period", "in the test period", "GPU lots", "dscr_ttm", "min-dscr"):
         assert expected in result.output
     assert run("explain", "NOPE-1", "--rules", str(RULES), "--as-of", AS_OF).exit_code == 2
 
