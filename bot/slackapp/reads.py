@@ -90,7 +90,8 @@ def _evaluate(session: Session, ruleset: RuleSet, facility_id: str, today: date)
         raise UsageError(f"No facility with id {facility_id!r} is stored.")
     market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, today, NO_SHOCKS)
     data = found[0]
-    return data, explain_facility(data, market), evaluate_facility(data, market, list(ruleset.covenants))
+    covenants = list(ruleset.covenants)  # explain says when the next report is due from them
+    return data, explain_facility(data, market, covenants), evaluate_facility(data, market, covenants)
 
 
 def facility_message(session: Session, ruleset: RuleSet, facility_id: str, today: date) -> dict:
