@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
 from bot.alerts.waivers import Waiver
@@ -20,6 +20,7 @@ from bot.digest.mirage import CollateralView, Mirage, build_mirage
 from bot.digest.trend import Point, direction
 from bot.domain.results import SEVERITY_ORDER, STATUSES, CovenantResult
 from bot.domain.rulebook import Covenant
+from bot.domain.thresholds import last_compliant_day
 
 REPORTING_METRIC = "days_since_period_end"
 DEADLINE_WINDOW_DAYS = 30
@@ -374,15 +375,6 @@ def _open_breaches(inputs: DigestInputs, lines, covenants) -> tuple[OpenBreach, 
     out.sort(key=lambda b: (b.cure_deadline is None, b.cure_deadline or t, -b.age_days,
                             b.line.result.headroom is None, b.line.result.headroom or 0, b.line.key))
     return tuple(out)
-
-
-def last_compliant_day(threshold_op: str, limit: Decimal) -> int | None:
-    """The largest whole number of days that still complies with ``<= limit`` / ``< limit``."""
-    if threshold_op == "<=":
-        return int(limit.to_integral_value(rounding=ROUND_FLOOR))
-    if threshold_op == "<":
-        return int(limit.to_integral_value(rounding=ROUND_CEILING)) - 1
-    return None  # a lower bound on days since period end sets no deadline
 
 
 def _deadlines(inputs: DigestInputs, lines, covenants, *, overdue: bool) -> tuple[ReportingDeadline, ...]:

@@ -31,6 +31,7 @@ from bot.domain.metrics import (
 )
 from bot.domain.model import FacilityData, FinancialPeriod, Price
 from bot.domain.rulebook import Covenant
+from bot.domain.thresholds import last_compliant_day
 from bot.domain.variables import NoData, Value
 
 REPORTING_METRIC = "days_since_period_end"
@@ -143,12 +144,7 @@ def reporting_limit_days(covenant: Covenant, facility_id: str, as_of: date) -> i
     if covenant.metric != REPORTING_METRIC:
         return None
     threshold = covenant.threshold_at(facility_id, as_of)
-    if threshold.is_lower_bound:
-        return None
-    limit = int(threshold.value.to_integral_value(rounding="ROUND_FLOOR"))
-    if threshold.op == "<" and limit == threshold.value:
-        limit -= 1
-    return limit
+    return last_compliant_day(threshold.op, threshold.value)
 
 
 def _test_period_note(data: FacilityData, found: TestPeriod, covenants: Sequence[Covenant]) -> TestPeriodNote:

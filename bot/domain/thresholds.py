@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from bot.domain.decimals import divide, to_text
 
@@ -61,3 +61,13 @@ class Threshold:
 
     def __str__(self) -> str:
         return f"{self.op} {to_text(self.value)}"
+
+
+def last_compliant_day(threshold_op: str, limit: Decimal) -> int | None:
+    """The largest whole number of days that still complies with ``<= limit`` / ``< limit`` (a
+    reporting covenant on days_since_period_end); None for a lower bound, which sets no deadline."""
+    if threshold_op == "<=":
+        return int(limit.to_integral_value(rounding=ROUND_FLOOR))
+    if threshold_op == "<":
+        return int(limit.to_integral_value(rounding=ROUND_CEILING)) - 1
+    return None
