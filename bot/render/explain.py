@@ -20,7 +20,7 @@ def _money(value: Decimal | None) -> str:
     return human_number(value, 2)
 
 
-def test_period_sentence(tp: TestPeriodNote) -> str:
+def describe_test_period(tp: TestPeriodNote) -> str:
     """Which quarters the `*_ttm` variables stand on, and when the next report is due (rich markup)."""
     if tp.complete:
         ends = sorted(tp.period_ends)
@@ -35,9 +35,6 @@ def test_period_sentence(tp: TestPeriodNote) -> str:
     return text
 
 
-test_period_sentence.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 def render_explanation(
     console: Console, data: FacilityData, ex: FacilityExplanation, results: list[CovenantResult], as_of: date
 ) -> None:
@@ -47,7 +44,7 @@ def render_explanation(
         f"({escape(f.facility_type)}, {escape(f.currency)}), explained as of {as_of}"
     )
 
-    console.print(test_period_sentence(ex.test_period))
+    console.print(describe_test_period(ex.test_period))
     periods = Table(title="Financial periods (latest first)", title_justify="left", header_style="bold")
     for col in ("Period end", "Reported", "Revenue", "CFADS", "Debt service", "Cash", "Counted"):
         periods.add_column(col, justify="right" if col not in ("Period end", "Reported", "Counted") else "left")
