@@ -8,7 +8,7 @@ thread pool and answers through the payload's ``response_url`` or ``chat.postEph
 
     command "help"/unknown → help in the body     command status|facility|explain|waivers → worker
     covbot_ack → worker: approver? ack (DB) → parents updated → ephemeral
-    covbot_waive → worker: approver? views.open(trigger_id)
+    covbot_waive → form worker (never behind database work): approver? views.open(trigger_id)
     view_submission covbot_waive → until/reason checked here ("errors" or close) → worker: approver?
         grant (DB, once) → parents updated + thread reply → ephemeral on failure
     covbot_explain → worker: reader? explain → ephemeral
@@ -62,6 +62,8 @@ class SlackApp:
         self._rules = rules or (lambda: load_rules(settings.rules))
         self.clock = clock
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="covbot-slack")
+        # opening the waive form must beat the trigger_id's 3 s: never queued behind database work
+        self._forms = ThreadPoolExecutor(2, thread_name_prefix="covbot-slack-form")
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
 
@@ -102,7 +104,7 @@ class SlackApp:
             return None
         work = {ACTION_ACK: self._acknowledge, ACTION_WAIVE: self._open_waiver,
                 ACTION_EXPLAIN: self._explain}[request.action_id]
-        self._submit(work, request, key)
+        self._submit(work, request, key, pool=self._forms if work == self._open_waiver else self._pool)
         return None
 
     def _waive_submitted(self, request: SlackRequest) -> dict | None:
@@ -136,7 +138,7 @@ class SlackApp:
 
     # -- workers -----------------------------------------------------------------------------------
 
-    def _submit(self, work: Callable, request: SlackRequest, *args) -> None:
+    def _submit(self, work: Callable, request: SlackRequest, *args, pool: ThreadPoolExecutor | None = None) -> None:
         def guarded() -> None:
             try:
                 work(request, *args)
@@ -145,7 +147,7 @@ class SlackApp:
                 log.exception("a Slack %s request failed: %s", request.kind, reason)
                 self._tell_quietly(request, f":warning: covbot could not do that: {slack_escape(reason)}")
 
-        future = self._pool.submit(guarded)
+        future = (pool or self._pool).submit(guarded)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
@@ -166,6 +168,7 @@ class SlackApp:
         return True
 
     def close(self) -> None:
+        self._forms.shutdown(wait=True, cancel_futures=False)
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     def _read(self, request: SlackRequest, verb: str, args: list[str]) -> None:

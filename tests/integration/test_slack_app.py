@@ -404,6 +404,28 @@ def test_covbot_run_answers_slack_beside_its_jobs(book, slack):
     assert service.slack is None
 
 
+def test_the_waive_form_opens_while_database_work_waits_for_an_evaluation(book, slack):
+    database = book.env["COVBOT_DATABASE_URL"].removeprefix("sqlite:///")
+    with listening(book) as listener:
+        holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            for n in range(6):  # more acknowledgements than workers, all waiting for the database
+                body = click(slack, "covbot_ack", APPROVER, f"ack-{n}", trigger=f"trig-ack-{n}")
+                assert post(listener, body, signed(body)) == (200, b"")
+            body = click(slack, "covbot_waive", APPROVER, "waive", trigger="trig-form")
+            assert post(listener, body, signed(body)) == (200, b"")
+            deadline = time.monotonic() + 20  # a bound for a loaded machine, not a speed target
+            while not slack.views and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [v["trigger_id"] for v in slack.views] == ["trig-form"]  # opened while the lock is held
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        listener.app.drain()
+    assert len(audit(book, "acknowledged")) == 1
+
+
 # -- Socket Mode -----------------------------------------------------------------------------------
 
 
