@@ -1,4 +1,5 @@
-"""`make bench`: import, check, floor, naive loop and memory at several portfolio sizes, side by side.
+"""`make bench`: import, check, floor, naive loop, memory and the daily job at several portfolio
+sizes, side by side (the daily job: `check` with alerts on the first day and a steady day, bench/daily.py).
 
     python -m bench.run [--quick] [--sizes 10000,100000] [--no-postgres] [--naive-limit N] [--out FILE]
 
@@ -21,6 +22,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.daily import bench_daily
 from bench.generate import AS_OF, write_portfolio
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +30,9 @@ RULES = HERE / "rules"
 RESULTS = HERE / "results"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TARGETS = {"check_over_floor": 3.0, "naive_over_check": 20.0, "rss_ratio": 2.0, "import_rows_per_s": 50_000}
+# the daily job (`check` with alerts, file outbox) against the dry run, in the same run
+DAILY_TARGETS = {"first_day_over_dry_run": 3.0, "steady_day_over_dry_run": 2.0, "first_day_rss_over_dry_run": 2.0,
+                 "steady_day_rss_over_dry_run": 2.0, "steady_growth_mib_per_100k": 100.0, "largest_email_kib": 1000.0}
 
 
 def measure(argv: list[str], env: dict, stdout=subprocess.DEVNULL) -> dict:
@@ -130,6 +135,17 @@ def bench_size(n: int, workdir: Path, naive_limit: int, postgres: bool | str) ->
         shared = measure([sys.executable, "-m", "bench.naive", url, str(RULES), AS_OF.isoformat(),
                           "--limit", str(limit), "--shared-market"], env, stdout=handle)
     out["naive_shared_market"] = _naive(n, shared_out, shared)
+    log(f"[{n:,}] the daily job: check with alerts, first day and a steady day")
+    out["daily"] = bench_daily(env, db, workdir / "outbox", measure, _covbot)
+    dry = out["check"]
+    out["daily"]["ratios"] = {
+        "first_day_over_dry_run": round(out["daily"]["first_day"]["seconds"] / dry["seconds"], 2),
+        "steady_day_over_dry_run": round(out["daily"]["steady_day"]["seconds"] / dry["seconds"], 2),
+        "first_day_rss_over_dry_run": round(out["daily"]["first_day"]["rss_mib"] / dry["rss_mib"], 2),
+        "steady_day_rss_over_dry_run": round(out["daily"]["steady_day"]["rss_mib"] / dry["rss_mib"], 2),
+        "steady_growth_mib_per_100k": round(out["daily"]["steady_day"]["db_growth_mib"] * 100_000 / n, 1),
+        "largest_email_kib": out["daily"]["largest_email_kib"],
+    }
     if postgres is True:
         name = f"covbot_bench_{n}"
         pg_url = _fresh_pg_database(name)
@@ -166,8 +182,11 @@ def summarise(report: dict) -> dict:
         "rss_ratio": verdict["rss_ratio"] <= TARGETS["rss_ratio"],
         "import_rows_per_s": verdict["import_rows_per_s"] >= TARGETS["import_rows_per_s"],
     }
+    daily = {key: max(s["daily"]["ratios"][key] for s in sizes) for key in DAILY_TARGETS}
     return {"at": large["facilities"], "rss_between": [small["facilities"], large["facilities"]],
-            "values": verdict, "targets": TARGETS, "met": met}
+            "values": verdict, "targets": TARGETS, "met": met,
+            "daily": {"values": daily, "targets": DAILY_TARGETS,
+                      "met": {key: daily[key] <= DAILY_TARGETS[key] for key in DAILY_TARGETS}}}
 
 
 def render(report: dict) -> str:
@@ -195,6 +214,20 @@ def render(report: dict) -> str:
         target = TARGETS[key]
         sense = "≤" if key in ("check_over_floor", "rss_ratio") else "≥"
         lines.append(f"{key}: {value:,} (target {sense} {target:,}) {'met' if summary['met'][key] else 'NOT MET'}")
+    lines += ["", "The daily job (`check` with alerts, file outbox) beside the dry run:", ""]
+    head = ("N", "dry run s", "first day s", "steady day s", "first ÷ dry", "steady ÷ dry", "dry RSS MiB",
+            "first RSS MiB", "steady RSS MiB", "DB growth first/steady MiB", "largest e-mail KiB")
+    lines += [" | ".join(head), " | ".join("---" for _ in head)]
+    for s in report["sizes"]:
+        d, r = s["daily"], s["daily"]["ratios"]
+        lines.append(" | ".join(str(v) for v in (
+            f"{s['facilities']:,}", f"{s['check']['seconds']:.2f}", f"{d['first_day']['seconds']:.2f}",
+            f"{d['steady_day']['seconds']:.2f}", r["first_day_over_dry_run"], r["steady_day_over_dry_run"],
+            s["check"]["rss_mib"], d["first_day"]["rss_mib"], d["steady_day"]["rss_mib"],
+            f"{d['first_day']['db_growth_mib']} / {d['steady_day']['db_growth_mib']}", d["largest_email_kib"])))
+    for key, value in summary["daily"]["values"].items():
+        lines.append(f"{key} (worst size): {value:,} (target ≤ {DAILY_TARGETS[key]:,}) "
+                     f"{'met' if summary['daily']['met'][key] else 'NOT MET'}")
     skipped = {s["postgres"].get("skipped") for s in report["sizes"]} - {None}
     if skipped:
         lines.append(f"PostgreSQL skipped: {'; '.join(sorted(skipped))}")

@@ -115,8 +115,9 @@ def check(
         raise UsageError("--output goes with --format csv or --format xlsx.")
     if fmt is SheetFormat.xlsx and not output:
         raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
-    if fmt is SheetFormat.json and (dry_run or no_notify):
-        _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on)
+    if fmt is SheetFormat.json:  # rows printed as computed: flat memory, alerts advanced chunk by chunk
+        _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on,
+                              notify=not (dry_run or no_notify))
         return
     outcome = services.run_check(
         settings, rules_path=rules, as_of=_as_of(as_of), facility_ids=facility,
@@ -151,8 +152,10 @@ def check(
             raise typer.Exit(EXIT_FAIL_ON)
 
 
-def _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on) -> None:
-    """`check --format json` with nothing to notify: rows printed as computed, memory flat at any size."""
+def _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on,
+                          notify: bool = False) -> None:
+    """`check --format json`: rows printed as computed, memory flat at any size (with ``notify``,
+    alerts advanced and notifications queued and sent as `check` does)."""
     from bot.domain.results import SEVERITY_ORDER
     from bot.render.console import ROW_SEPARATOR, JsonRowsWriter, json_row
 
@@ -170,9 +173,13 @@ def _check_json_streaming(services, settings, rules, as_of, facility, covenant, 
             writer.write_rendered(text, rows)
             worst = max(worst, run_worst)
 
-        services.stream_check(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
-                              facility_ids=facility, covenant_ids=covenant, dry_run=dry_run,
-                              rendered=services.RenderedRows(json_row, ROW_SEPARATOR, on_rows))
+        if notify:
+            services.stream_check_and_alert(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
+                                            facility_ids=facility, covenant_ids=covenant)
+        else:
+            services.stream_check(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
+                                  facility_ids=facility, covenant_ids=covenant, dry_run=dry_run,
+                                  rendered=services.RenderedRows(json_row, ROW_SEPARATOR, on_rows))
     out.flush()
     if fail_on is not None and worst >= SEVERITY_ORDER[fail_on.value]:
         raise typer.Exit(EXIT_FAIL_ON)

@@ -1,16 +1,20 @@
 """After a check: advance every alert, and queue what must be said, in ONE transaction.
 
-For every result: load the alert's state and waiver, ``advance`` it (pure), write the new state,
-an audit row per state change and event, and the rendered messages into the outbox. The caller
-commits once, so alert state and notifications never disagree, whatever crashes afterwards.
+Set-based and in flat memory: results come in facility_id order (as the check evaluates them) and
+are taken ``CHUNK`` at a time. Per chunk: the stored states of its facilities are read in one range
+query, each alert is advanced in memory (``advance`` is pure), and what changed is written back in
+bulk: one INSERT of new alerts, one UPDATE of changed ones, one INSERT of audit rows. The events
+that must be sent are kept; at the end they are routed, grouped and rendered into the outbox (only
+the alerts a message shows in full get their trend and inputs read). The caller commits once, so
+alert state and notifications never disagree, whatever crashes afterwards.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -29,54 +33,115 @@ from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
 Key = tuple[str, str]
+CHUNK = 4000  # results advanced and written together
 
 
 @dataclass
 class AlertRun:
     """What one check did to the alerts."""
 
-    events: list[AlertEvent] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)  # events of every kind, sent or not
+    notified: list[AlertEvent] = field(default_factory=list)  # the events to send
     slack_messages: int = 0
     emails: int = 0
     waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
     unrouted: int = 0  # notifying events with no route at all
-    audit: list[dict] = field(default_factory=list, repr=False)  # rows written in one INSERT
+    audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
+    status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run
+    states_written: int = 0
 
-    @property
-    def notified(self) -> list[AlertEvent]:
-        return [e for e in self.events if e.notify]
+
+class AlertAdvance:
+    """Advances alerts as results stream in (``add``), then queues notifications (``finish``)."""
+
+    def __init__(self, session: Session, ruleset: RuleSet, now: datetime, settings: Settings,
+                 facilities: Mapping[str, Facility] | None = None, chunk: int = CHUNK):
+        self.session, self.ruleset, self.now, self.settings, self.chunk = session, ruleset, now, settings, chunk
+        self.run = AlertRun()
+        self.waivers = store.current_waivers(session)  # every waiver in force: a handful
+        self.covenants = {c.id: c for c in ruleset.covenants}
+        self._given = facilities
+        self._recent: dict[str, Facility] = {}  # facilities of the chunks being evaluated
+        self._older: dict[str, Facility] = {}
+        self.facilities: dict[str, Facility] = {}  # facilities with an event to send
+        self._buffer: list[CovenantResult] = []
+
+    def facilities_seen(self, chunk: Iterable) -> None:
+        """Hook for the evaluation (``on_facilities``): the facilities about to be evaluated."""
+        self._older, self._recent = self._recent, {d.facility_id: d.facility for d in chunk}
+
+    def add(self, result: CovenantResult) -> None:
+        self._buffer.append(result)
+        if len(self._buffer) >= self.chunk:
+            self._advance_chunk()
+
+    def _facility(self, facility_id: str) -> Facility | None:
+        if self._given is not None:
+            return self._given.get(facility_id)
+        return self._recent.get(facility_id) or self._older.get(facility_id)
+
+    def _advance_chunk(self) -> None:
+        results, self._buffer = self._buffer, []
+        if not results:
+            return
+        ids = [r.facility_id for r in results]
+        states = store.load_states_between(self.session, min(ids), max(ids))
+        run, now = self.run, self.now
+        fresh: list[AlertState] = []
+        changed: list[AlertState] = []
+        for result in results:
+            key = (result.facility_id, result.covenant_id)
+            covenant = self.covenants.get(result.covenant_id)
+            if covenant is None:  # pragma: no cover - results come from this rule set
+                continue
+            previous = states.get(key)
+            state, events = advance(previous, result, covenant, now, self.waivers.get(key))
+            if previous is None:
+                fresh.append(state)
+            elif state != previous:
+                changed.append(state)
+            if events or previous is None or previous.state != state.state:
+                run.audit += _audit_change(previous, state, events, result, now)
+            for event in events:
+                run.kinds[event.kind] += 1
+                if event.kind in store.STATUS_CHANGES:
+                    run.status_changed[key] = event.as_of
+                if event.notify:
+                    run.notified.append(event)
+                    facility = self._facility(event.facility_id)
+                    if facility is not None:
+                        self.facilities[event.facility_id] = facility
+            if state.waived and state.waived_until is not None:
+                run.waived[key] = state.waived_until
+        store.write_states(self.session, fresh, changed, now)
+        run.states_written += len(fresh) + len(changed)
+        store.audit_rows(self.session, run.audit)
+        run.audit = []
+
+    def finish(self) -> AlertRun:
+        """Advance what is left, acknowledge-clear, queue the notifications (the caller commits)."""
+        self._advance_chunk()
+        store.clear_stale_acknowledgements(self.session)
+        _queue(self.session, self.run, self.ruleset, self.facilities, self.now, self.settings)
+        store.audit_rows(self.session, self.run.audit)
+        self.run.audit = []
+        return self.run
 
 
 def advance_alerts(
     session: Session,
-    results: Sequence[CovenantResult],
+    results: Iterable[CovenantResult],
     ruleset: RuleSet,
     facilities: Mapping[str, Facility],
     now: datetime,
     settings: Settings,
 ) -> AlertRun:
-    """Advance the alert of every result and queue its notifications (the caller commits)."""
-    keys = [(r.facility_id, r.covenant_id) for r in results]
-    states = store.load_states(session, keys)
-    waivers = store.current_waivers(session, keys)
-    run = AlertRun()
-    new_states: list[AlertState] = []
+    """Advance the alert of every result and queue its notifications (the caller commits).
+    ``results`` in facility_id order (as the check yields them) keeps each chunk's read small."""
+    advancing = AlertAdvance(session, ruleset, now, settings, facilities)
     for result in results:
-        key = (result.facility_id, result.covenant_id)
-        covenant = ruleset.covenant(result.covenant_id)
-        if covenant is None:  # pragma: no cover - results come from this rule set
-            continue
-        previous = states.get(key)
-        state, events = advance(previous, result, covenant, now, waivers.get(key))
-        new_states.append(state)
-        run.audit += _audit_change(previous, state, events, result, now)
-        run.events.extend(events)
-        if state.waived and state.waived_until is not None:
-            run.waived[key] = state.waived_until
-    store.save_states(session, new_states, now)
-    _queue(session, run, ruleset, facilities, now, settings)
-    store.audit_rows(session, run.audit)
-    return run
+        advancing.add(result)
+    return advancing.finish()
 
 
 # -- audit ---------------------------------------------------------------------------------------
@@ -124,22 +189,19 @@ def notice_of(event: AlertEvent) -> AlertNotice:
 
 def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
            now: datetime, settings: Settings) -> None:
+    """Route every event to send, choose what each message shows in full, read the trends and
+    inputs of those alerts only, render into the outbox."""
     by_channel: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
     by_address: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
-    contexts: dict[Key, AlertContext] = {}
-    notified = run.notified
-    as_of = max((e.as_of for e in notified), default=None)
-    trends = store.recent_values(session, [(e.facility_id, e.covenant_id) for e in notified], as_of) if notified else {}
-    inputs = _inputs_of(session, {e.facility_id for e in notified}, ruleset, as_of) if notified else {}
-    for event in notified:
+    bare: dict[Key, AlertContext] = {}
+    for event in run.notified:
         key = (event.facility_id, event.covenant_id)
         covenant, facility = ruleset.covenant(event.covenant_id), facilities.get(event.facility_id)
         if covenant is None or facility is None:  # pragma: no cover - both come from the check
             continue
-        if key not in contexts:
-            contexts[key] = AlertContext(facility, covenant, trend=trends.get(key, ()),
-                                         explain_lines=inputs.get(event.facility_id, ()),
-                                         forward_note=_forward_note(event))
+        ctx = bare.get(key)
+        if ctx is None:
+            ctx = bare[key] = AlertContext(facility, covenant)
         routes = routes_for(covenant, facility.slack_channel, facility.owner_email, event.severity,
                             settings.default_slack_channel, settings.default_email)
         if not routes.slack and not routes.email:
@@ -148,14 +210,41 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
                                         detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
         notice = notice_of(event)
         for channel in routes.slack:
-            by_channel[channel].append((notice, contexts[key]))
+            by_channel[channel].append((notice, ctx))
         for address in routes.email:
-            by_address[address].append((notice, contexts[key]))
+            by_address[address].append((notice, ctx))
+    shown: set[Key] = set()
+    for items in by_channel.values():
+        chosen = items if len(items) <= settings.group_threshold else sorted(items, key=worst_first)[:MAX_GROUP_LINES]
+        shown.update((n.facility_id, n.covenant_id) for n, _ in chosen)
+    for items in by_address.values():
+        shown.update((n.facility_id, n.covenant_id) for n, _ in sorted(items, key=worst_first)[:MAX_SHOWN])
+    full = _full_contexts(session, run, ruleset, {k: bare[k] for k in shown if k in bare})
+
+    def detailed(items):
+        return [(n, full.get((n.facility_id, n.covenant_id), ctx)) for n, ctx in items]
+
     for channel, items in by_channel.items():
-        run.slack_messages += _queue_slack(session, run, channel, items, now, settings.group_threshold)
+        run.slack_messages += _queue_slack(session, run, channel, detailed(items), now, settings.group_threshold)
     for address, items in by_address.items():
-        _queue_email(session, run, address, items, now)
+        _queue_email(session, run, address, detailed(items), now)
         run.emails += 1
+
+
+def _full_contexts(session: Session, run: AlertRun, ruleset: RuleSet, contexts: dict[Key, AlertContext]
+                   ) -> dict[Key, AlertContext]:
+    """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
+    if not contexts:
+        return {}
+    events = {}
+    for event in run.notified:
+        events.setdefault((event.facility_id, event.covenant_id), event)
+    as_of = max(e.as_of for e in events.values())
+    trends = store.recent_values(session, list(contexts), as_of)
+    inputs = _inputs_of(session, {fid for fid, _ in contexts}, ruleset, as_of)
+    return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),
+                         forward_note=_forward_note(events[key]))
+            for key, ctx in contexts.items()}
 
 
 def _inputs_of(session: Session, facility_ids: set[str], ruleset: RuleSet, as_of) -> dict[str, list[str]]:
@@ -215,9 +304,7 @@ def _parent_update(session: Session, run: AlertRun, event: AlertEvent, ctx):
     key = (event.facility_id, event.covenant_id)
     summary = ThreadSummary.opened(event, ctx)
     if event.kind not in ("escalated", "improved", "resolved"):
-        changes = [row["as_of"] for row in run.audit
-                   if row["kind"] in store.STATUS_CHANGES and (row["facility_id"], row["covenant_id"]) == key]
-        since = changes[-1] if changes else store.status_since(session, *key)
+        since = run.status_changed.get(key) or store.status_since(session, *key)
         if since is not None:
             summary = replace(summary, since=since)
     summary = _acknowledged(session, key, summary)
@@ -260,9 +347,7 @@ def describe_notifications(run: AlertRun, report, settings: Settings) -> str:
     """A few lines of rich markup: alert events, deliveries, what is left, what is waived."""
     from rich.markup import escape
 
-    kinds: dict[str, int] = defaultdict(int)
-    for event in run.events:
-        kinds[event.kind] += 1
+    kinds = run.kinds
     happened = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items())) or "no change"
     lines = [f"Alerts: {happened}; {run.slack_messages} Slack message(s) and {run.emails} e-mail(s) queued."]
     lines.append(report.summary(settings))

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.lifecycle import AlertState
@@ -264,3 +264,42 @@ def recent_values(session: Session, keys: Iterable[Key], as_of: date, limit: int
         for facility_id, covenant_id, day, value in rows:  # newest run of each test date wins
             by_key.setdefault((facility_id, covenant_id), {}).setdefault(day, value)
     return {key: [v for _, v in sorted(days.items()) if v is not None][-limit:] for key, days in by_key.items()}
+
+
+def load_states_between(session: Session, first: str, last: str) -> dict[Key, AlertState]:
+    """The stored alert states of the facilities ``first`` … ``last`` (ids in order): one range
+    query, for a chunk of the book evaluated in facility_id order."""
+    table = AlertStateRow.__table__
+    columns = [table.c.facility_id, table.c.covenant_id, table.c.threshold, table.c.acknowledged_status,
+               *(table.c[name] for name in _STATE_FIELDS)]
+    thresholds: dict[str, Threshold] = {}
+    out: dict[Key, AlertState] = {}
+    for facility_id, covenant_id, threshold, acknowledged, *values in session.execute(
+            select(*columns).where(table.c.facility_id >= first, table.c.facility_id <= last)):
+        parsed = None
+        if threshold:
+            parsed = thresholds.get(threshold)
+            if parsed is None:
+                parsed = thresholds[threshold] = Threshold.parse(threshold)
+        out[(facility_id, covenant_id)] = AlertState(
+            facility_id, covenant_id, threshold=parsed, acknowledged_status=acknowledged,
+            **dict(zip(_STATE_FIELDS, values)))
+    return out
+
+
+def write_states(session: Session, fresh: list[AlertState], changed: list[AlertState], now: datetime) -> None:
+    """New alerts in one INSERT, changed ones in one UPDATE by primary key (executemany)."""
+    if fresh:
+        session.execute(insert(AlertStateRow), [_values_of(s, now) for s in fresh])
+    if changed:
+        table = AlertStateRow.__table__
+        names = (*_STATE_FIELDS, "threshold", "updated_at")
+        stmt = (update(table)
+                .where(table.c.facility_id == bindparam("_fid"), table.c.covenant_id == bindparam("_cid"))
+                .values({name: bindparam(name) for name in names}))
+        rows = []
+        for s in changed:
+            values = _values_of(s, now)
+            values["_fid"], values["_cid"] = values.pop("facility_id"), values.pop("covenant_id")
+            rows.append(values)
+        session.connection().execute(stmt, rows)

@@ -2,8 +2,8 @@
 
 An e-mail shows the worst alerts only (``render_email.MAX_SHOWN``); every alert of the message is
 in a CSV attachment, worst first. When the CSV would push the e-mail above ``MAX_EMAIL_BYTES`` it
-is sent zipped, and when even the zip would not fit, the rows that fit are kept (worst first) and
-the last line says how many were left out. Cells that a spreadsheet would run as a formula
+is sent zipped, and when even the zip would not fit, the worst rows that fit are kept (severity,
+status, least headroom) and the last line says how many were left out. Cells that a spreadsheet would run as a formula
 (starting with ``= + - @``, a tab or a carriage return) are prefixed with ``'``.
 """
 
@@ -55,6 +55,11 @@ def csv_rows(items: Sequence) -> list[list[str]]:
     return rows
 
 
+def csv_bytes(items: Sequence) -> bytes:
+    """The CSV (header and one row per alert, in the given order) of (AlertNotice, AlertContext) pairs."""
+    return _csv(csv_rows(items))
+
+
 def _csv(rows: Sequence[Sequence[str]], note: str | None = None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -74,18 +79,32 @@ def _zipped(name: str, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def alert_list(items: Sequence, as_of: date, room: int) -> tuple[Attachment, int]:
-    """The attachment holding ``items`` (already worst first) in at most ``room`` encoded bytes,
-    and how many rows it holds."""
+_SEVERITY = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_STATUS = {"ok": 0, "warning": 1, "no_data": 2, "breach": 3}
+
+
+def _worst_first(row: list[str]) -> tuple:
+    try:
+        headroom = float(row[10]) if row[10] else float("-inf")
+    except ValueError:
+        headroom = float("-inf")
+    return (-_SEVERITY.get(row[7], 0), row[4] != "event_of_default", -_STATUS.get(row[5], 0), headroom)
+
+
+def alert_list(data: bytes, as_of: date, room: int) -> tuple[Attachment, int, int]:
+    """The attachment holding the CSV ``data`` (header and one row per alert) in at most ``room``
+    encoded bytes: (attachment, rows kept, rows in all)."""
     name = f"covbot-alerts-{as_of.isoformat()}.csv"
-    rows = csv_rows(items)
-    data = _csv(rows)
+    total = data.count(b"\r\n") - 1
     if encoded_size(data) <= room:
-        return Attachment(name, "text/csv", data), len(rows)
+        return Attachment(name, "text/csv", data), total, total
     zipped = _zipped(name, data)
+    if encoded_size(zipped) <= room:
+        return Attachment(name + ".zip", "application/zip", zipped), total, total
+    rows = sorted(list(csv.reader(io.StringIO(data.decode("utf-8"))))[1:], key=_worst_first)
     kept = len(rows)
     while encoded_size(zipped) > room and kept > 0:  # keep the worst rows that fit
         kept = max(0, min(kept - 1, int(kept * room / encoded_size(zipped) * 0.95)))
         note = f"{len(rows) - kept} more alert(s) left out to keep the e-mail under 1 MB"
         zipped = _zipped(name, _csv(rows[:kept], note))
-    return Attachment(name + ".zip", "application/zip", zipped), kept
+    return Attachment(name + ".zip", "application/zip", zipped), kept, len(rows)

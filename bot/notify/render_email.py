@@ -16,7 +16,8 @@ from typing import Sequence
 
 import premailer
 
-from bot.notify.alert_list import HEADER_ALLOWANCE, MAX_EMAIL_BYTES, alert_list, encoded_size
+from bot.notify.inline import NotClassOnly, inline_classes
+from bot.notify.alert_list import HEADER_ALLOWANCE, MAX_EMAIL_BYTES, alert_list, csv_bytes, encoded_size
 from bot.notify.render import (
     AlertContext,
     AlertNotice,
@@ -58,23 +59,22 @@ def render_email(
         headline = f"{plural(total, 'covenant alert')}: {count_summary(events)}"
     subject = _subject(f"[covbot] {headline} ({as_of.isoformat()})")
     by_covenant = _by_covenant(items) if total > 1 else []
+    listed = f"covbot-alerts-{as_of.isoformat()}.csv" if total > 1 else None
     shown = min(total, max(1, max_shown))
     while True:
-        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant)
+        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant, listed)
         body = encoded_size(text) + encoded_size(html) + HEADER_ALLOWANCE
         if shown == 1 or MAX_EMAIL_BYTES - body >= (MIN_ATTACHMENT_ROOM if total > 1 else 0):
             break
         shown = max(1, shown // 2)  # unusually long alerts: show fewer in full
     if total == 1:
         return EmailContent(subject=subject, text=text, html=html)
-    attachment, rows = alert_list(items, as_of, MAX_EMAIL_BYTES - body)
-    if rows < total:  # say so in the body too
-        note = f"The attachment holds the {rows:,} worst of {total:,} alerts (the e-mail is capped at 1 MB)."
+    attachment, rows, _ = alert_list(csv_bytes(items), as_of, MAX_EMAIL_BYTES - body)
+    if rows < total or attachment.filename != listed:  # zipped or cut: the body says so (a few bytes more)
+        note = (f"The attachment holds the {rows:,} worst of {total:,} alerts (the e-mail is capped at 1 MB)."
+                if rows < total else None)
         text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant,
                              attachment.filename, note)
-    else:
-        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant,
-                             attachment.filename)
     return EmailContent(subject=subject, text=text, html=html, attachments=(attachment,))
 
 
@@ -88,7 +88,11 @@ def _bodies(items, total: int, subject: str, headline: str, as_of: date, recipie
               "recipient": recipient, "total": total, "shown": len(alerts), "by_covenant": by_covenant,
               "attachment": attachment, "attachment_note": note}
     text = template("email/alerts.txt.j2").render(values).strip() + "\n"
-    html = inline_css(template("email/alerts.html.j2").render(values))
+    page = template("email/alerts.html.j2").render(values)
+    try:
+        html = inline_classes(page)  # the stylesheet is class-only: fast
+    except NotClassOnly:  # a customised stylesheet (COVBOT_TEMPLATES_DIR): premailer handles any CSS
+        html = inline_css(page)
     return text, html
 
 

@@ -212,6 +212,46 @@ def stream_check(
         return save_evaluation(session, "check", as_of, started, ruleset.digest, passed_on())
 
 
+def stream_check_and_alert(
+    settings: Settings,
+    on_result: Callable[[CovenantResult], None],
+    *,
+    rules_path: str | None,
+    as_of: date,
+    facility_ids: list[str] | None = None,
+    covenant_ids: list[str] | None = None,
+    now: datetime | None = None,
+    dispatch_budget: float | None = None,
+) -> str:
+    """`check` with alerts in flat memory: each result goes to ``on_result`` as it is computed, is
+    stored in bulk and advances its alert chunk by chunk, all in one transaction (results, alert
+    state, audit and outbox commit together); then the outbox is dispatched. Returns the short
+    report of `notify_after_check`."""
+    from bot.alerts.service import AlertAdvance, describe_notifications
+    from bot.notify.dispatcher import dispatch
+    from bot.store.db import session_scope
+    from bot.store.repository import save_evaluation
+
+    ruleset = load_ruleset(settings, rules_path)
+    engine = open_engine(settings)
+    started = now or utc_now()
+    with session_scope(engine) as session:
+        advancing = AlertAdvance(session, ruleset, started, settings)
+        results = iter_evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
+                                   session=session, on_facilities=advancing.facilities_seen)
+
+        def passed_on():
+            for r in results:
+                on_result(r)
+                advancing.add(r)
+                yield r
+
+        save_evaluation(session, "check", as_of, started, ruleset.digest, passed_on())
+        run = advancing.finish()
+    budget = settings.dispatch_budget_seconds if dispatch_budget is None else dispatch_budget
+    return describe_notifications(run, dispatch(settings, engine, budget_seconds=budget), settings)
+
+
 def _dry_run_in_parallel(settings: Settings, engine, ruleset: RuleSet, as_of: date,
                          covenant_ids: Iterable[str] | None, rendered: RenderedRows) -> bool:
     """Run the dry run on worker processes; False (nothing done) for a small book or one CPU."""

@@ -28,7 +28,7 @@ def test_quick_bench_reports_every_measure(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "60,120", "--naive-limit", "30",
          "--backtest-facilities", "20", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -42,9 +42,18 @@ def test_quick_bench_reports_every_measure(tmp_path):
         assert size["naive"]["measured_facilities"] == 30 and size["naive"]["extrapolated"] is True
         assert set(size["ratios"]) == {"check_over_floor", "naive_over_check", "naive_shared_market_over_check"}
         assert size["naive_shared_market"]["measured_facilities"] == 30
+        daily = size["daily"]  # the daily job: check with alerts, first and a steady day
+        for day in ("first_day", "steady_day"):
+            assert daily[day]["seconds"] > 0 and daily[day]["rss_mib"] > 0 and daily[day]["db_growth_mib"] >= 0
+        assert 0 < daily["largest_email_kib"] <= 1000
+        assert daily["ratios"]["first_day_over_dry_run"] > 0
         pg = size["postgres"]
         assert "skipped" in pg or (pg["check"]["results"] == size["check"]["results"] and pg["import"]["seconds"] > 0)
     summary = report["summary"]
     assert set(summary["values"]) == set(summary["met"]) == {
         "check_over_floor", "naive_over_check", "rss_ratio", "import_rows_per_s"}
+    assert set(summary["daily"]["values"]) == set(summary["daily"]["met"]) == {
+        "first_day_over_dry_run", "steady_day_over_dry_run", "first_day_rss_over_dry_run",
+        "steady_day_rss_over_dry_run", "steady_growth_mib_per_100k", "largest_email_kib"}
+    assert "The daily job" in run.stdout
     assert "check÷floor" in run.stdout and "naive loop measured on the first facilities" in run.stdout

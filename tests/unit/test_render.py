@@ -428,12 +428,15 @@ def test_one_email_groups_several_alerts_with_inlined_styles_and_a_text_part():
 
 
 def test_email_shows_value_threshold_headroom_bar_trend_change_and_waive_hint():
+    import html as html_module
+
     email = render_email("risk@lender.example", [alert("escalated", previous="warning")], AS_OF)
     html = email.html
+    shown = html_module.unescape(html)  # what the reader sees (quotes may be written &#34;)
     for expected in ("1.18x", "≥ 1.25x", "-5.6 %", "█▆▄▁", "warning → breach",
                      'covbot waive GPUC-003 min-dscr --until YYYY-MM-DD --reason "…" --by you@lender.example',
                      "H100 mark $18,500 dated 2026-11-01", "breach in ~5 months"):
-        assert expected in html, expected
+        assert expected in shown, expected
     assert 'class="bar"' in html and 'width="11%"' in html and 'width="89%"' in html
     assert "covbot waive GPUC-003 min-dscr --until YYYY-MM-DD" in email.text
 
@@ -569,9 +572,10 @@ def test_when_even_the_zipped_list_does_not_fit_the_worst_rows_are_kept_and_the_
     import io
     import zipfile
 
-    from bot.notify.alert_list import alert_list, encoded_size
+    from bot.notify.alert_list import alert_list, csv_bytes, encoded_size
 
-    attachment, kept = alert_list(many_alerts(900), AS_OF, room=8_000)
+    attachment, kept, total = alert_list(csv_bytes(many_alerts(900)), AS_OF, room=8_000)
+    assert total == 900
     assert 0 < kept < 900 and encoded_size(attachment.data) <= 8_000
     text = zipfile.ZipFile(io.BytesIO(attachment.data)).read("covbot-alerts-2026-11-20.csv").decode("utf-8")
     assert text.splitlines()[-1].startswith(f"{900 - kept} more alert(s) left out")
@@ -587,3 +591,16 @@ def test_a_grouped_slack_message_points_at_the_digest_for_what_it_does_not_show(
     more = slack_visible(message)
     assert "more not shown" in more and "covbot digest --as-of 2026-11-20" in more
     assert len(json.dumps({"text": message.text, "blocks": message.blocks})) < 50_000
+
+
+def test_the_fast_inliner_merges_class_rules_in_stylesheet_order_and_refuses_other_selectors():
+    from bot.notify.inline import NotClassOnly, inline_classes
+
+    page = ('<html><head><style>.a { color: red; padding: 1px; } .b { color: blue; }</style></head>'
+            '<body><td class="b a" style="margin:0">x</td><p class="c">y</p></body></html>')
+    out = inline_classes(page)
+    assert "<style" not in out
+    assert '<td class="b a" style="padding:1px; color:blue; margin:0">x</td>' in out  # .b comes later: blue
+    assert '<p class="c">y</p>' in out
+    with pytest.raises(NotClassOnly):
+        inline_classes("<style>div p { color: red; }</style><div><p>x</p></div>")
