@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 
-from bot.errors import CovbotError
+from bot.errors import CovbotError, UsageError
+from bot.render.tabular import Sheet, write_csv, write_xlsx
 
 
 class OutputFormat(str, Enum):
@@ -22,14 +24,9 @@ class SheetFormat(str, Enum):
     xlsx = "xlsx"
 
 
-def write_sheet(sheet, fmt: "SheetFormat", output: str | None) -> str | None:
+def write_sheet(sheet: Sheet, fmt: SheetFormat, output: str | None) -> str | None:
     """Write ``sheet`` as CSV (to ``output``, else standard output) or as xlsx (``output`` required).
     Returns a line for people when a file was written (None when the CSV went to standard output)."""
-    import sys
-
-    from bot.errors import UsageError
-    from bot.render.tabular import write_csv, write_xlsx
-
     if fmt is SheetFormat.xlsx:
         if not output:
             raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")

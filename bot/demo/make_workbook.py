@@ -15,11 +15,15 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import sys
 import zipfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from bot.imports import fields
 from bot.imports.spec import SPECS
@@ -49,9 +53,6 @@ def typed(value: str, parser) -> object:
 
 def build(folder: Path = PORTFOLIO):
     """The workbook (an openpyxl Workbook) of the CSV files in ``folder``."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     book = Workbook()
     book.remove(book.active)
     book.properties.created = book.properties.modified = _FIXED_TIME
@@ -99,8 +100,6 @@ def _normalised(data: bytes) -> bytes:
 
 
 def _fixed_times(core: bytes) -> bytes:
-    import re
-
     return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>2026-01-01T00:00:00Z\g<2>", core)
 
 

@@ -18,7 +18,8 @@ from bot.errors import ImportDataError, Location, Problem, StorageError, UsageEr
 from bot.imports.apply import FileSummary, apply_file
 from bot.imports.references import facility_ids, unknown_facilities
 from bot.imports.spec import SPECS
-from bot.imports.validate import ParsedFile, parse_file
+from bot.imports.validate import ParsedFile, parse_file, parse_records
+from bot.imports.workbook import read_workbook, refused
 from bot.store.db import error_reason, safe_url, writer
 from bot.store.tables import DATA_TABLES
 
@@ -150,9 +151,6 @@ def import_file(engine: Engine, path: str | Path, progress: Progress | None = No
 def import_workbook(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:
     """Import the contract sheets of an Excel workbook: the same validation, transaction and
     idempotency as the CSV files; every problem located at its cell (``book.xlsx:financials!C7``)."""
-    from bot.imports.validate import parse_records
-    from bot.imports.workbook import read_workbook, refused
-
     book = read_workbook(path)
     if book.problems:
         raise ImportDataError(book.problems)

@@ -26,6 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
+from openpyxl import load_workbook
+
 from bot.domain.decimals import to_text
 from bot.domain.suggest import did_you_mean
 from bot.errors import CellLocation, ImportDataError, Location, Problem
@@ -128,9 +130,7 @@ def read_workbook(path: str | Path, name: str | None = None) -> WorkbookRecords:
     return out
 
 
-def _open(path: Path, data_only: bool):
-    from openpyxl import load_workbook
-
+def _open(path: Path, data_only: bool) -> Any:
     try:
         return load_workbook(path, read_only=True, data_only=data_only)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

@@ -15,6 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TextIO
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
 from bot.domain.decimals import to_text
 from bot.errors import CovbotError
 
@@ -75,11 +80,6 @@ def write_csv(sheet: Sheet, out: TextIO) -> int:
 def write_xlsx(sheets: Sequence[Sheet], path: str | Path) -> int:
     """A workbook with one formatted worksheet per sheet; returns the number of rows written.
     Written in openpyxl's streaming mode, so memory stays flat however many rows."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     book = Workbook(write_only=True)
     header_font = Font(bold=True, color="FFFFFF")
     header_fill = PatternFill("solid", fgColor="305496")

@@ -9,17 +9,25 @@ facility × covenant whose status would differ, with counts and the exposure mov
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from bot.config import Settings
+from bot.domain.decimals import to_text
+from bot.domain.market import Market
+from bot.domain.metrics import compute_metrics
+from bot.domain.model import FacilityData, PriceBook
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.errors import Problem, UsageError
+from bot.usecases.check import iter_evaluations, load_ruleset, open_engine
+from bot.usecases.rule_hints import facility_type_warnings
 
 # What a rule edit may change in a covenant, in the words the plan shows (compared in this order).
-_FIELDS = (
+_FIELDS: tuple[tuple[str, Callable[[Covenant], Any]], ...] = (
     ("metric", lambda c: c.metric_label),
     ("must_be", lambda c: c.must_be),
     ("warn_at", lambda c: c.warn_at),
@@ -56,9 +64,7 @@ class StatusChange:
     old_threshold: str | None
     new_threshold: str | None
 
-    def as_json(self) -> dict:
-        from bot.domain.decimals import to_text
-
+    def as_json(self) -> dict[str, str | None]:
         return {
             "facility_id": self.facility_id, "covenant_id": self.covenant_id,
             "from_status": self.from_status, "to_status": self.to_status, "value": to_text(self.value),
@@ -88,7 +94,7 @@ class Plan:
     new_path: str = ""
     facilities: int = 0  # how many stored facilities were evaluated
 
-    def transitions(self) -> Counter:
+    def transitions(self) -> Counter[tuple[str | None, str | None]]:
         """How many pairs move from one status to another, e.g. {("ok", "breach"): 3}."""
         return Counter((c.from_status, c.to_status) for c in self.changes)
 
@@ -113,25 +119,18 @@ def covenant_changes(current: RuleSet, new: RuleSet) -> list[CovenantChange]:
 
 def plan_rules(settings: Settings, new_path: str, *, current_path: str | None, as_of: date) -> Plan:
     """Evaluate the stored book at ``as_of`` under both rule sets and compare; stores nothing.
-    A rule-file error of either set raises RuleFileError (for NEW, naming its files)."""
-    from bot.usecases.check import iter_evaluations, load_ruleset, open_engine
-    from bot.usecases.rule_hints import facility_type_warnings
-
+    A rule-file error of either set raises RuleFileError (NEW is read first)."""
     new = load_ruleset(settings, new_path)
     current = load_ruleset(settings, current_path)
     engine = open_engine(settings)
-    before: dict[tuple[str, str], CovenantResult] = {
-        (r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, current, as_of)
-    }
+    before = {(r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, current, as_of)}
     outstanding: dict[str, tuple[str, Decimal]] = {}
-    after: dict[tuple[str, str], CovenantResult] = {}
 
-    def remember(chunk) -> None:
+    def remember(chunk: list[FacilityData]) -> None:
         for data in chunk:
             outstanding[data.facility_id] = (data.facility.currency, _outstanding(data, new, as_of))
 
-    for r in iter_evaluations(engine, new, as_of, on_facilities=remember):
-        after[(r.facility_id, r.covenant_id)] = r
+    after = {(r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, new, as_of, on_facilities=remember)}
     if not outstanding:
         raise UsageError("No facility is stored, so a plan would show nothing; import the book first (covbot import).")
     changes = _status_changes(before, after)
@@ -146,7 +145,8 @@ def plan_rules(settings: Settings, new_path: str, *, current_path: str | None, a
     )
 
 
-def _status_changes(before: dict, after: dict) -> list[StatusChange]:
+def _status_changes(before: dict[tuple[str, str], CovenantResult],
+                    after: dict[tuple[str, str], CovenantResult]) -> list[StatusChange]:
     out = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -156,7 +156,7 @@ def _status_changes(before: dict, after: dict) -> list[StatusChange]:
             continue
         shown = b if b is not None else a
         out.append(StatusChange(
-            key[0], key[1], from_status, to_status, shown.value,
+            key[0], key[1], from_status, to_status, shown.value if shown else None,
             str(a.threshold) if a else None, str(b.threshold) if b else None,
         ))
     return out
@@ -172,11 +172,8 @@ def _exposure(facility_ids: set[str], outstanding: dict[str, tuple[str, Decimal]
     return Exposure(moved, dict(sorted(totals.items())))
 
 
-def _outstanding(data, rules: RuleSet, as_of: date) -> Decimal:
-    """The facility's outstanding at T, as the `outstanding` variable reads it."""
-    from bot.domain.market import Market
-    from bot.domain.metrics import compute_metrics
-    from bot.domain.model import PriceBook
-
+def _outstanding(data: FacilityData, rules: RuleSet, as_of: date) -> Decimal:
+    """The facility's outstanding at T, as the `outstanding` variable reads it (always a value)."""
     market = Market(PriceBook.from_prices([]), rules.valuation, rules.forecast, as_of)
-    return compute_metrics(data, market, ["outstanding"])["outstanding"]
+    value = compute_metrics(data, market, ["outstanding"])["outstanding"]
+    return value if isinstance(value, Decimal) else Decimal(0)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings
-from bot.errors import Problem
+from bot.errors import Problem, StorageError
+from bot.rulefiles.facility_types import unknown_facility_types
+from bot.store.db import make_engine, session_scope
+from bot.store.repository import facility_types
 
 
 def stored_facility_types(settings: Settings) -> set[str] | None:
     """The facility types of the stored book, or None when there is no database to ask yet
     (a SQLite file that does not exist is never created just to look)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.errors import StorageError
-    from bot.store.db import make_engine, session_scope
-    from bot.store.repository import facility_types
-
     try:
         url = make_url(settings.database_url)
     except Exception:  # noqa: BLE001 - an unusable URL is reported by the commands that need it
@@ -37,8 +36,6 @@ def stored_facility_types(settings: Settings) -> set[str] | None:
 
 def facility_type_warnings(settings: Settings, rules_path: str) -> list[Problem]:
     """Facility types in ``applies_to`` that no stored facility has (none without a stored book)."""
-    from bot.rulefiles.facility_types import unknown_facility_types
-
     stored = stored_facility_types(settings)
     if not stored:
         return []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
