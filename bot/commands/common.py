@@ -6,8 +6,12 @@ import sys
 from enum import Enum
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from bot.errors import CovbotError, UsageError
-from bot.render.tabular import Sheet, write_csv, write_xlsx
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.render.tabular import Sheet
 
 
 class OutputFormat(str, Enum):
@@ -24,9 +28,11 @@ class SheetFormat(str, Enum):
     xlsx = "xlsx"
 
 
-def write_sheet(sheet: Sheet, fmt: SheetFormat, output: str | None) -> str | None:
+def write_sheet(sheet: "Sheet", fmt: SheetFormat, output: str | None) -> str | None:
     """Write ``sheet`` as CSV (to ``output``, else standard output) or as xlsx (``output`` required).
     Returns a line for people when a file was written (None when the CSV went to standard output)."""
+    from bot.render.tabular import write_csv, write_xlsx  # openpyxl: loaded only by a command that writes a sheet
+
     if fmt is SheetFormat.xlsx:
         if not output:
             raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
