@@ -231,11 +231,18 @@ def rules_plan(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """What a rule edit would change: covenants and every facility × covenant status (exit 3 when any moves)."""
+    from bot.usecases import check as services
     from bot.usecases.plan import plan_rules
+    from bot.usecases.rule_hints import facility_type_warnings
     from bot.render.plan import plan_json, render_plan
 
     settings = load_settings()
-    plan = plan_rules(settings, new, current_path=current, as_of=_as_of(as_of))
+    t = _as_of(as_of)
+    new_rules = services.load_ruleset(settings, new)  # read first: an invalid NEW is the usual exit 2
+    current_rules = services.load_ruleset(settings, current)
+    plan = plan_rules(services.open_engine(settings), current_rules, new_rules, t)
+    plan.current_path, plan.new_path = current or settings.rules, new
+    plan.warnings = facility_type_warnings(settings, new)
     if fmt is OutputFormat.json:
         typer.echo(plan_json(plan))
         for warning in plan.warnings:

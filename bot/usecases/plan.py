@@ -15,7 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
 from bot.domain.decimals import to_text
 from bot.domain.market import Market
 from bot.domain.metrics import compute_metrics
@@ -23,8 +24,7 @@ from bot.domain.model import FacilityData, PriceBook
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.errors import Problem, UsageError
-from bot.usecases.check import iter_evaluations, load_ruleset, open_engine
-from bot.usecases.rule_hints import facility_type_warnings
+from bot.usecases.check import iter_evaluations
 
 # What a rule edit may change in a covenant, in the words the plan shows (compared in this order).
 _FIELDS: tuple[tuple[str, Callable[[Covenant], Any]], ...] = (
@@ -89,8 +89,8 @@ class Plan:
     changes: list[StatusChange]
     into_breach: Exposure  # facilities with a covenant moving into breach (from any other status)
     out_of_breach: Exposure  # facilities with a covenant leaving breach
-    warnings: list[Problem] = field(default_factory=list)
-    current_path: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # e.g. facility types no stored facility has
+    current_path: str = ""  # as given, for people
     new_path: str = ""
     facilities: int = 0  # how many stored facilities were evaluated
 
@@ -117,12 +117,8 @@ def covenant_changes(current: RuleSet, new: RuleSet) -> list[CovenantChange]:
     return out
 
 
-def plan_rules(settings: Settings, new_path: str, *, current_path: str | None, as_of: date) -> Plan:
-    """Evaluate the stored book at ``as_of`` under both rule sets and compare; stores nothing.
-    A rule-file error of either set raises RuleFileError (NEW is read first)."""
-    new = load_ruleset(settings, new_path)
-    current = load_ruleset(settings, current_path)
-    engine = open_engine(settings)
+def plan_rules(engine: Engine, current: RuleSet, new: RuleSet, as_of: date) -> Plan:
+    """Evaluate the stored book at ``as_of`` under both rule sets and compare; stores nothing."""
     before = {(r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, current, as_of)}
     outstanding: dict[str, tuple[str, Decimal]] = {}
 
@@ -140,8 +136,7 @@ def plan_rules(settings: Settings, new_path: str, *, current_path: str | None, a
         changes=changes,
         into_breach=_exposure({c.facility_id for c in changes if c.to_status == "breach"}, outstanding),
         out_of_breach=_exposure({c.facility_id for c in changes if c.from_status == "breach"}, outstanding),
-        warnings=facility_type_warnings(settings, new_path),
-        current_path=str(current_path or settings.rules), new_path=str(new_path), facilities=len(outstanding),
+        facilities=len(outstanding),
     )
 
 
