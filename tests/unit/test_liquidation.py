@@ -217,7 +217,7 @@ CASES = [
     (L + "    crypto: {default: 0}\n",
      '3:23: valuation.liquidation.crypto.default: expected a share of spot greater than 0 and at most 1'),
     (L + "    horizon_days: 0\n", '3:19: valuation.liquidation.horizon_days: expected a whole number of 1 or more, got "0"'),
-    (L + "    horizon: 180\n", "3:5: horizon: unknown key in valuation.liquidation; expected one of horizon_days, default, models, crypto"),
+    (L + "    horizon: 180\n", "3:5: horizon: unknown key in valuation.liquidation; did you mean horizon_days?"),
     (L + "    models:\n      H100: {depth: 10}\n",
      "4:14: depth: unknown key in valuation.liquidation.models.H100; expected one of orderly, forced, monthly_depth"),
     ("valuation:\n  liquidation: 0.6\n", "2:16: valuation.liquidation: expected a mapping with the keys horizon_days"),
