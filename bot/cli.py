@@ -1,14 +1,13 @@
-"""The `covbot` command line: parse arguments, call a service, print, pick an exit code.
+"""The `covbot` command line: parse arguments, build the App (``bot.bootstrap``), call one use
+case, print, pick an exit code (``bot.commands.common``: 0 it ran, 1 a runtime failure, 2 a usage
+or rule-file error, 3 `--fail-on` found a status that bad or worse).
 
-Exit codes: 0 it ran (whatever the statuses); 1 a runtime failure; 2 a usage or rule-file
-error; 3 `--fail-on` found a status that bad or worse.
+Imports of the use cases sit inside the commands so that `covbot --help` starts fast.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from datetime import date
 from enum import Enum
 from typing import Optional
 
@@ -16,10 +15,16 @@ import typer
 from rich.markup import escape
 
 from bot import __version__
-from bot.commands.common import OutputFormat, SheetFormat, write_sheet
-from bot.config import load_settings
-from bot.dates import parse_date, today_utc
-from bot.errors import CovbotError, RuleFileError, UsageError
+from bot.commands.common import (
+    EXIT_FAIL_ON,
+    EXIT_FAILURE,
+    OutputFormat,
+    SheetFormat,
+    as_of_date,
+    handle_errors,
+    write_sheet,
+)
+from bot.errors import UsageError
 from bot.render.console import make_console
 
 app = typer.Typer(
@@ -34,37 +39,10 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FAIL_ON = 0, 1, 2, 3
-
 
 class FailOn(str, Enum):
     breach = "breach"
     warning = "warning"
-
-
-def _err(message: str) -> None:
-    make_console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}")
-
-
-def handle_errors(fn):
-    """Turn covbot's own errors into a sentence on stderr and the documented exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (RuleFileError, UsageError) as exc:
-            _err(str(exc))
-            raise typer.Exit(EXIT_USAGE)
-        except CovbotError as exc:
-            _err(str(exc))
-            raise typer.Exit(EXIT_FAILURE)
-
-    return wrapper
-
-
-def _as_of(text: Optional[str]) -> date:
-    return parse_date(text, "--as-of") if text else today_utc()
 
 
 @app.callback(invoke_without_command=True)
@@ -82,13 +60,13 @@ def import_cmd(
     path: str = typer.Argument(..., help="A folder of CSV files in the interchange contract, one CSV file, or an Excel workbook (.xlsx) with a sheet per file."),
 ) -> None:
     """Load CSV files or an Excel workbook into the database (all or nothing; re-importing is idempotent)."""
-    from bot.usecases import check as services
+    from bot import bootstrap
     from bot.render.imports import ProgressReporter, render_summary
+    from bot.usecases.imports import import_data
 
-    settings = load_settings()
     console = make_console()
-    with ProgressReporter(console) as progress:
-        summary = services.import_data(settings, path, progress=progress)
+    with bootstrap.app() as app, ProgressReporter(console) as progress:
+        summary = import_data(app.engine, path, progress=progress)
     render_summary(console, summary)
 
 
@@ -106,26 +84,40 @@ def check(
     dry_run: bool = typer.Option(False, "--dry-run", help="Store nothing and send nothing."),
 ) -> None:
     """Evaluate every covenant against every facility it applies to at the test date."""
-    from bot.usecases import check as services
-    from bot.domain.results import SEVERITY_ORDER
-    from bot.render.console import results_json, results_table, summary_line
+    from bot import bootstrap
 
-    settings = load_settings()
     if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
         raise UsageError("--output goes with --format csv or --format xlsx.")
     if fmt is SheetFormat.xlsx and not output:
         raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
-    if fmt is SheetFormat.json:  # rows printed as computed: flat memory, alerts advanced chunk by chunk
-        _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on,
-                              notify=not (dry_run or no_notify))
-        return
-    outcome = services.run_check(
-        settings, rules_path=rules, as_of=_as_of(as_of), facility_ids=facility,
-        covenant_ids=covenant, dry_run=dry_run,
-    )
+    t = as_of_date(as_of)
+    with bootstrap.app() as app:
+        if fmt is SheetFormat.json and (dry_run or no_notify):
+            worst = _check_json_streaming(app, rules, t, facility, covenant, dry_run)
+        else:
+            worst = _check(app, rules, t, facility, covenant, fmt, output, dry_run, no_notify)
+    if fail_on is not None and worst is not None:
+        from bot.domain.results import SEVERITY_ORDER
+
+        if SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on.value]:
+            raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notify):
+    """`check` keeping the results (tables, sheets, alerts); returns the worst status."""
+    from bot.alerts.service import describe_notifications
+    from bot.render.console import results_json, results_table, summary_line
+    from bot.usecases.check import run_check
+    from bot.usecases.notify import notify_after_check
+
+    ruleset = app.rules(rules)
+    outcome = run_check(app.engine, ruleset, as_of, now=app.clock(), facility_ids=facility,
+                        covenant_ids=covenant, dry_run=dry_run)
     notify_report = None
     if not (dry_run or no_notify):
-        notify_report = services.notify_after_check(settings, outcome)
+        notified = notify_after_check(app.engine, outcome, app.clock(), routing=app.settings,
+                                      deliver=app.dispatch)
+        notify_report = describe_notifications(notified.alerts, notified.delivery, app.settings)
     if fmt is SheetFormat.json:
         typer.echo(results_json(outcome.results))
     elif fmt in (SheetFormat.csv, SheetFormat.xlsx):
@@ -146,19 +138,17 @@ def check(
         console.print(summary_line(outcome.counts()))
         if notify_report is not None:
             console.print(notify_report)
-    if fail_on is not None:
-        limit = SEVERITY_ORDER[fail_on.value]
-        if any(SEVERITY_ORDER[r.status] >= limit for r in outcome.results):
-            raise typer.Exit(EXIT_FAIL_ON)
+    return outcome.worst()
 
 
-def _check_json_streaming(services, settings, rules, as_of, facility, covenant, dry_run, fail_on,
-                          notify: bool = False) -> None:
-    """`check --format json`: rows printed as computed, memory flat at any size (with ``notify``,
-    alerts advanced and notifications queued and sent as `check` does)."""
-    from bot.domain.results import SEVERITY_ORDER
+def _check_json_streaming(app, rules, as_of, facility, covenant, dry_run):
+    """`check --format json` with nothing to notify: rows printed as computed, memory flat at any
+    size; returns the worst status."""
+    from bot.domain.results import SEVERITY_ORDER, STATUSES_BY_SEVERITY
     from bot.render.console import ROW_SEPARATOR, JsonRowsWriter, json_row
+    from bot.usecases.check import RenderedRows, stream_check
 
+    ruleset = app.rules(rules)
     worst = -1
     out = sys.stdout
     with JsonRowsWriter(out) as writer:
@@ -173,16 +163,11 @@ def _check_json_streaming(services, settings, rules, as_of, facility, covenant, 
             writer.write_rendered(text, rows)
             worst = max(worst, run_worst)
 
-        if notify:
-            services.stream_check_and_alert(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
-                                            facility_ids=facility, covenant_ids=covenant)
-        else:
-            services.stream_check(settings, on_result, rules_path=rules, as_of=_as_of(as_of),
-                                  facility_ids=facility, covenant_ids=covenant, dry_run=dry_run,
-                                  rendered=services.RenderedRows(json_row, ROW_SEPARATOR, on_rows))
+        stream_check(app.engine, ruleset, as_of, on_result, now=app.clock(), facility_ids=facility,
+                     covenant_ids=covenant, dry_run=dry_run,
+                     rendered=RenderedRows(json_row, ROW_SEPARATOR, on_rows), worker_engine=app.worker_engine())
     out.flush()
-    if fail_on is not None and worst >= SEVERITY_ORDER[fail_on.value]:
-        raise typer.Exit(EXIT_FAIL_ON)
+    return STATUSES_BY_SEVERITY[worst] if worst >= 0 else None
 
 
 @app.command()
@@ -193,12 +178,13 @@ def explain(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Test date YYYY-MM-DD (default: today, UTC)."),
 ) -> None:
     """Show the inputs behind every metric of one facility: quarters, marks, prices."""
-    from bot.usecases import check as services
+    from bot import bootstrap
     from bot.render.explain import render_explanation
+    from bot.usecases.explain import explain as explain_facility
 
-    settings = load_settings()
-    t = _as_of(as_of)
-    data, explanation, results = services.explain(settings, rules_path=rules, facility_id=facility_id, as_of=t)
+    t = as_of_date(as_of)
+    with bootstrap.app() as app:
+        data, explanation, results = explain_facility(app.engine, app.rules(rules), facility_id, t)
     render_explanation(make_console(), data, explanation, results, t)
 
 
@@ -208,17 +194,17 @@ def rules_validate(
     path: Optional[str] = typer.Argument(None, help="Rule file or folder (default: COVBOT_RULES, else rules/)."),
 ) -> None:
     """Check rule files; exit 0 when valid, 2 with every problem as file:line:column."""
-    from bot.usecases import check as services
-
+    from bot import bootstrap
     from bot.usecases.rule_hints import facility_type_warnings
 
-    settings = load_settings()
-    ruleset = services.load_ruleset(settings, path)
-    typer.echo(
-        f"OK: {len(ruleset.covenants)} covenants, {len(ruleset.scenarios)} scenarios in "
-        f"{len(ruleset.files)} file(s) (sha256 {ruleset.digest[:12]})."
-    )
-    for warning in facility_type_warnings(settings, path or settings.rules):
+    with bootstrap.app() as app:
+        ruleset = app.rules(path)
+        typer.echo(
+            f"OK: {len(ruleset.covenants)} covenants, {len(ruleset.scenarios)} scenarios in "
+            f"{len(ruleset.files)} file(s) (sha256 {ruleset.digest[:12]})."
+        )
+        warnings = facility_type_warnings(app.stored_facility_types(), app.rules_path(path))
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)  # one line each, never wrapped: editors jump to it
 
 
@@ -231,18 +217,15 @@ def rules_plan(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """What a rule edit would change: covenants and every facility × covenant status (exit 3 when any moves)."""
-    from bot.usecases import check as services
     from bot.usecases.plan import plan_rules
-    from bot.usecases.rule_hints import facility_type_warnings
     from bot.render.plan import plan_json, render_plan
 
-    settings = load_settings()
-    t = _as_of(as_of)
-    new_rules = services.load_ruleset(settings, new)  # read first: an invalid NEW is the usual exit 2
-    current_rules = services.load_ruleset(settings, current)
-    plan = plan_rules(services.open_engine(settings), current_rules, new_rules, t)
-    plan.current_path, plan.new_path = current or settings.rules, new
-    plan.warnings = facility_type_warnings(settings, new)
+    from bot import bootstrap
+
+    t = as_of_date(as_of)
+    with bootstrap.app() as app:
+        plan = plan_rules(app.engine, app.rules(new), app.rules(current), t, new_path=new,
+                          current_path=app.rules_path(current), stored_types=app.stored_facility_types())
     if fmt is OutputFormat.json:
         typer.echo(plan_json(plan))
         for warning in plan.warnings:
@@ -259,9 +242,11 @@ def rules_test(
     files: list[str] = typer.Argument(..., help="Rule test files (YAML)."),
 ) -> None:
     """Run rule unit tests: data, test dates and the statuses you expect."""
-    from bot.usecases.ruletests import run_rule_tests, render_rule_test_report
+    from bot import bootstrap
+    from bot.render.ruletests import render_rule_test_report
+    from bot.usecases.ruletests import run_rule_tests
 
-    report = run_rule_tests(files)
+    report = run_rule_tests(files, bootstrap.scratch_database)
     render_rule_test_report(make_console(), report)
     if not report.passed:
         raise typer.Exit(EXIT_FAILURE)
@@ -271,35 +256,18 @@ def rules_test(
 @handle_errors
 def db_upgrade() -> None:
     """Create the database or bring its schema up to date."""
-    from bot.store.db import make_engine, upgrade
+    from bot import bootstrap
 
-    settings = load_settings()
-    upgrade(make_engine(settings.database_url))
+    with bootstrap.app() as app:
+        app.upgrade_schema()
     typer.echo("The database schema is up to date.")
 
 
 # --- registered command modules ---
-from bot.commands import risk as _risk  # noqa: E402
+from bot.commands import alerts as _alerts, digest as _digest, risk as _risk, service as _service, slack as _slack  # noqa: E402,E501
 
-_risk.register(app)
-
-from bot.commands import alerts as _alerts  # noqa: E402
-
-_alerts.register(app)
-
-
-from bot.commands import digest as _digest  # noqa: E402
-
-_digest.register(app)
-
-from bot.commands import service as _service  # noqa: E402
-
-_service.register(app)
-
-from bot.commands import slack as _slack  # noqa: E402
-
-_slack.register(app)
-
+for _module in (_risk, _alerts, _digest, _service, _slack):
+    _module.register(app)
 
 
 def main() -> None:  # console-script entry point

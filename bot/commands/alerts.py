@@ -9,18 +9,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-
-def _session(settings):
-    from bot.usecases.check import open_engine
-    from bot.store.db import session_scope
-
-    return session_scope(open_engine(settings))
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.domain.rulebook import RuleSet
 
 
 def _short(text: str | None, width: int = 90) -> str:
@@ -33,9 +31,10 @@ def _when(moment) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from bot.cli import handle_errors
-    from bot.config import load_settings
+    from bot import bootstrap
+    from bot.commands.common import handle_errors
     from bot.dates import parse_date, today_utc, utc_now
+    from bot.store.db import session_scope
     from bot.errors import UsageError
     from bot.render.console import make_console
 
@@ -60,17 +59,15 @@ def register(app: typer.Typer) -> None:
         """Waive a covenant at a facility until a date: the alert shows as waived and sends nothing but a cure."""
         from bot.usecases.waive import grant
 
-        settings = load_settings()
         problems = []
         try:
             until_day = parse_date(until, "--until")
         except UsageError as exc:
             problems.append(str(exc) + ".")
             until_day = None
-        ruleset = _ruleset_if_any(settings, rules)
-        with _session(settings) as session:
-            waiver = grant(session, facility_id, covenant_id, until_day, reason, by, utc_now(), today=today_utc(),
-                           ruleset=ruleset, problems=problems)
+        with bootstrap.app() as app, session_scope(app.engine) as session:
+            waiver = grant(session, facility_id, covenant_id, until_day, reason, by, app.clock(), today=today_utc(),
+                           ruleset=_ruleset_if_any(app, rules), problems=problems)
         make_console().print(
             f"Waived [bold]{escape(facility_id)}[/bold] · {escape(covenant_id)} until {waiver.until.isoformat()} "
             f"(by {escape(waiver.by)}). It applies from the next `covbot check`.")
@@ -83,8 +80,7 @@ def register(app: typer.Typer) -> None:
         """List the waivers in force (and, with --all, every waiver ever granted)."""
         from bot.alerts import store
 
-        settings = load_settings()
-        with _session(settings) as session:
+        with bootstrap.app() as app, session_scope(app.engine) as session:
             records = store.list_waivers(session, include_withdrawn=show_all)
         console = make_console()
         if not records:
@@ -113,8 +109,7 @@ def register(app: typer.Typer) -> None:
         from bot.alerts import store
         if "@" not in by or not by.strip():
             raise UsageError(f"--by must be the e-mail address of the person withdrawing the waiver, got {by!r}.")
-        settings = load_settings()
-        with _session(settings) as session:
+        with bootstrap.app() as app, session_scope(app.engine) as session:
             withdrawn = store.withdraw_waiver(session, facility_id, covenant_id, by.strip(), utc_now())
         if withdrawn is None:
             raise UsageError(f"There is no waiver in force for {facility_id} · {covenant_id}; nothing was changed.")
@@ -133,8 +128,7 @@ def register(app: typer.Typer) -> None:
         """The audit trail of a facility: alert state changes, waivers and every delivery attempt."""
         from bot.alerts import store
 
-        settings = load_settings()
-        with _session(settings) as session:
+        with bootstrap.app() as app, session_scope(app.engine) as session:
             rows = store.history(session, facility_id, covenant_id, limit)
         console = make_console()
         if not rows:
@@ -161,8 +155,7 @@ def register(app: typer.Typer) -> None:
             return
         from bot.notify import outbox
 
-        settings = load_settings()
-        with _session(settings) as session:
+        with bootstrap.app() as app, session_scope(app.engine) as session:
             rows = outbox.backlog(session)
             counts = outbox.counts(session)
         console = make_console()
@@ -194,8 +187,7 @@ def register(app: typer.Typer) -> None:
 
         if transport not in (None, "slack", "email"):
             raise UsageError("--transport must be slack or email.")
-        settings = load_settings()
-        with _session(settings) as session:
+        with bootstrap.app() as app, session_scope(app.engine) as session:
             if message is not None:
                 row = outbox.find_message(session, message)
                 if row is None:
@@ -214,23 +206,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Put dead letters back in the queue with a fresh count of tries, then deliver them."""
         from bot.notify import outbox
-        from bot.notify.dispatcher import dispatch
 
         if (message is None) == (not retry_all):
             raise UsageError("Give the id of one dead letter, or --all (not both).")
-        settings = load_settings()
-        with _session(settings) as session:
-            if message is not None:
-                found = outbox.find_message(session, message)
-                if found is None:
-                    raise UsageError(f"No outbox message {message!r}; `covbot outbox` lists them.")
-                if found.state != "dead":
-                    raise UsageError(f"Message {found.id} is {found.state}, not a dead letter; only dead letters are retried.")
-            requeued = outbox.retry_dead(session, utc_now(), message)
-        console = make_console()
-        console.print(f"Re-queued {len(requeued)} dead letter(s).")
-        if requeued:
-            console.print(dispatch(settings, budget_seconds=settings.dispatch_budget_seconds).summary(settings))
+        with bootstrap.app() as app:
+            with session_scope(app.engine) as session:
+                if message is not None:
+                    found = outbox.find_message(session, message)
+                    if found is None:
+                        raise UsageError(f"No outbox message {message!r}; `covbot outbox` lists them.")
+                    if found.state != "dead":
+                        raise UsageError(f"Message {found.id} is {found.state}, not a dead letter; "
+                                         "only dead letters are retried.")
+                requeued = outbox.retry_dead(session, app.clock(), message)
+            console = make_console()
+            console.print(f"Re-queued {len(requeued)} dead letter(s).")
+            if requeued:
+                console.print(app.dispatch().summary(app.settings))
 
     @outbox_app.command("dispatch")
     @handle_errors
@@ -239,11 +231,9 @@ def register(app: typer.Typer) -> None:
                                                help="Seconds to keep delivering, retries included (default: COVBOT_DISPATCH_BUDGET_SECONDS)."),
     ) -> None:
         """Deliver the queued messages now (what is not done within the budget stays queued)."""
-        from bot.notify.dispatcher import dispatch
-
-        settings = load_settings()
-        report = dispatch(settings, budget_seconds=settings.dispatch_budget_seconds if budget is None else budget)
-        make_console().print(report.summary(settings))
+        with bootstrap.app() as app:
+            report = app.dispatch(budget)
+            make_console().print(report.summary(app.settings))
         if report.dead:
             raise typer.Exit(1)
 
@@ -257,30 +247,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send a test notification through the outbox, to check the Slack or mail settings."""
         from bot.alerts.service import queue_test_message
-        from bot.notify.dispatcher import dispatch
 
         if (slack is None) == (email is None):
             raise UsageError("Give exactly one of --slack CHANNEL or --email ADDRESS.")
         if email is not None and "@" not in email:
             raise UsageError(f"--email must be an e-mail address, got {email!r}.")
-        settings = load_settings()
-        with _session(settings) as session:
-            row = queue_test_message(session, utc_now(), slack_channel=slack, email=email)
-            session.flush()
-            ref = row.id
-        report = dispatch(settings, budget_seconds=settings.dispatch_budget_seconds)
-        console = make_console()
-        console.print(f"Test message {ref} queued. " + report.summary(settings))
+        with bootstrap.app() as app:
+            with session_scope(app.engine) as session:
+                row = queue_test_message(session, app.clock(), slack_channel=slack, email=email)
+                session.flush()
+                ref = row.id
+            report = app.dispatch()
+            make_console().print(f"Test message {ref} queued. " + report.summary(app.settings))
         if report.dead or report.retrying:
             raise typer.Exit(1)
 
 
-def _ruleset_if_any(settings, rules: str | None):
+def _ruleset_if_any(app: App, rules: str | None) -> RuleSet | None:
     """The rule set to check a covenant id against, or None when there is none at hand."""
-    from pathlib import Path
-
-    from bot.usecases.check import load_ruleset
-
-    if rules is None and not Path(settings.rules).exists():
+    if rules is None and not Path(app.settings.rules).exists():
         return None
-    return load_ruleset(settings, rules)
+    return app.rules(rules)

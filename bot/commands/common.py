@@ -1,17 +1,29 @@
-"""What several command modules share: the table/json choice and writing an output file."""
+"""What the command modules share: error handling and exit codes, the test date, the table/json
+choice and writing an output file.
+
+Exit codes: 0 it ran (whatever the statuses); 1 a runtime failure; 2 a usage or rule-file
+error; 3 `--fail-on` found a status that bad or worse.
+"""
 
 from __future__ import annotations
 
-import sys
+import functools
+from collections.abc import Callable
+from datetime import date
 from enum import Enum
 from pathlib import Path
+from typing import Any, TypeVar
 
-from typing import TYPE_CHECKING
+import typer
+from rich.markup import escape
 
-from bot.errors import CovbotError, UsageError
+from bot.dates import parse_date, today_utc
+from bot.errors import CovbotError, RuleFileError, UsageError
+from bot.render.console import make_console
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.render.tabular import Sheet
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FAIL_ON = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OutputFormat(str, Enum):
@@ -28,10 +40,13 @@ class SheetFormat(str, Enum):
     xlsx = "xlsx"
 
 
-def write_sheet(sheet: "Sheet", fmt: SheetFormat, output: str | None) -> str | None:
+def write_sheet(sheet, fmt: "SheetFormat", output: str | None) -> str | None:
     """Write ``sheet`` as CSV (to ``output``, else standard output) or as xlsx (``output`` required).
     Returns a line for people when a file was written (None when the CSV went to standard output)."""
-    from bot.render.tabular import write_csv, write_xlsx  # openpyxl: loaded only by a command that writes a sheet
+    import sys
+
+    from bot.errors import UsageError
+    from bot.render.tabular import write_csv, write_xlsx
 
     if fmt is SheetFormat.xlsx:
         if not output:
@@ -50,6 +65,32 @@ def write_sheet(sheet: "Sheet", fmt: SheetFormat, output: str | None) -> str | N
     except OSError as exc:
         raise CovbotError(f"The output file {output!r} cannot be written ({exc.strerror or exc}).") from None
     return f"Wrote {rows} rows to {output}."
+
+
+def print_error(message: str) -> None:
+    make_console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}")
+
+
+def handle_errors(fn: F) -> F:
+    """Turn covbot's own errors into a sentence on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (RuleFileError, UsageError) as exc:
+            print_error(str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+        except CovbotError as exc:
+            print_error(str(exc))
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def as_of_date(text: str | None) -> date:
+    """The --as-of option: a date written YYYY-MM-DD, default today (UTC)."""
+    return parse_date(text, "--as-of") if text else today_utc()
 
 
 def write_output(path: str, text: str) -> Path:

@@ -23,8 +23,7 @@ class DigestFormat(str, Enum):
 
 
 def register(app: typer.Typer) -> None:
-    from bot.cli import _as_of, handle_errors
-    from bot.config import load_settings
+    from bot.commands.common import as_of_date, handle_errors
     from bot.render.console import make_console
 
     @app.command()
@@ -46,32 +45,29 @@ def register(app: typer.Typer) -> None:
         """Status digest: statuses and exposure, worst headroom, trends, new breaches and cures, deadlines."""
         from rich.markup import escape
 
-        from bot.dates import utc_now
-        from bot.digest.build import build_digest, record_digest
+        from bot import bootstrap
         from bot.digest.render import render
+        from bot.usecases.digest import build_digest, default_routes, queue_digest, record_digest
 
-        settings = load_settings()
-        now = utc_now()
-        if send:
-            from bot.digest.send import default_routes
-
-            default_routes(settings)  # refuse before any work when there is nowhere to send it
-        result = build_digest(settings, rules_path=rules, as_of=_as_of(as_of), now=now)
-        text = render(result, fmt.value)
-        console = make_console()
-        if output:
-            written = write_output(output, text)
-            console.print(f"The {fmt.value} digest for {result.as_of} is in {escape(str(written))}")
-        else:
-            typer.echo(text, nl=False)
-        if send:
-            from bot.digest.send import queue_digest
-            from bot.notify.dispatcher import dispatch
-
-            queued = queue_digest(settings, result, now)
-            report = dispatch(settings, budget_seconds=settings.dispatch_budget_seconds)
-            console = make_console(stderr=not output)
-            console.print(escape(queued.describe()))
-            console.print(report.summary(settings))
-        else:
-            record_digest(settings, result)
+        t = as_of_date(as_of)
+        with bootstrap.app() as app:
+            routes = None
+            if send:  # refuse before any work when there is nowhere to send it
+                routes = default_routes(app.settings.default_slack_channel, app.settings.default_email)
+            now = app.clock()
+            result = build_digest(app.engine, app.rules(rules), t, now)
+            text = render(result, fmt.value)
+            console = make_console()
+            if output:
+                written = write_output(output, text)
+                console.print(f"The {fmt.value} digest for {result.as_of} is in {escape(str(written))}")
+            else:
+                typer.echo(text, nl=False)
+            if routes is not None:
+                queued = queue_digest(app.engine, result, routes, now)
+                report = app.dispatch()
+                console = make_console(stderr=not output)
+                console.print(escape(queued.describe()))
+                console.print(report.summary(app.settings))
+            else:
+                record_digest(app.engine, result)

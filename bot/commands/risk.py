@@ -23,8 +23,8 @@ class BacktestFormat(str, Enum):
 
 
 def register(app: typer.Typer) -> None:
-    from bot.cli import _as_of, handle_errors
-    from bot.config import load_settings
+    from bot import bootstrap
+    from bot.commands.common import as_of_date, handle_errors
     from bot.dates import parse_date
     from bot.render.console import make_console
 
@@ -47,10 +47,10 @@ def register(app: typer.Typer) -> None:
         from bot.render.stress import render_stress, stress_json
         from bot.usecases.stress import run_stress
 
-        report = run_stress(
-            load_settings(), rules_path=rules, as_of=_as_of(as_of),
-            scenario_names=scenario or [], shock_options=shock or [],
-        )
+        t = as_of_date(as_of)
+        with bootstrap.app() as app:
+            report = run_stress(app.engine, app.rules(rules), t,
+                                scenario_names=scenario or [], shock_options=shock or [])
         if fmt is OutputFormat.json:
             typer.echo(stress_json(report.rows))
             for line in report.unmatched:
@@ -83,10 +83,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--output goes with --format csv or --format xlsx.")
         if fmt is SheetFormat.xlsx and not output:
             raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
-        report = run_fire_sale(
-            load_settings(), rules_path=rules, as_of=_as_of(as_of),
-            scenario_names=scenario or [], shock_options=shock or [], everyone=everyone,
-        )
+        t = as_of_date(as_of)
+        with bootstrap.app() as app:
+            report = run_fire_sale(app.engine, app.rules(rules), t,
+                                   scenario_names=scenario or [], shock_options=shock or [], everyone=everyone)
         if fmt is SheetFormat.json:
             typer.echo(fire_sale_json(report.rows))
         elif fmt in (SheetFormat.csv, SheetFormat.xlsx):
@@ -115,10 +115,11 @@ def register(app: typer.Typer) -> None:
         from bot.usecases.backtest import run_backtest
         from bot.render.backtest import DateProgress, backtest_csv, backtest_html, backtest_json, render_backtest
 
-        settings = load_settings()
         first, last = parse_date(start, "--from"), parse_date(end, "--to")
-        with DateProgress(make_console(stderr=True), "Back-testing test dates") as progress:
-            report = run_backtest(settings, rules_path=rules, start=first, end=last, every=every, progress=progress)
+        with bootstrap.app() as app:
+            ruleset = app.rules(rules)
+            with DateProgress(make_console(stderr=True), "Back-testing test dates") as progress:
+                report = run_backtest(app.engine, ruleset, start=first, end=last, every=every, progress=progress)
         if fmt is BacktestFormat.table:
             if output:
                 with open_console(output) as console:

@@ -40,8 +40,8 @@ def _status_table(console, status) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from bot.cli import handle_errors
-    from bot.config import load_settings
+    from bot import bootstrap
+    from bot.commands.common import handle_errors
     from bot.render.console import make_console
 
     @app.command("run")
@@ -52,13 +52,14 @@ def register(app: typer.Typer) -> None:
             None, "--metrics-port", help="Serve Prometheus /metrics and /healthz on 127.0.0.1 at this port."),
     ) -> None:
         """Run the service: scheduled evaluations, digests, outbox delivery, inbox and hot reload of rules."""
+        from bot.config import load_settings
         from bot.daemon.logging import configure_logging
         from bot.daemon.metrics import serve
         from bot.daemon.scheduler import Service
 
         settings = load_settings()
         configure_logging(settings.log_format, settings.log_level)
-        service = Service(settings, rules)
+        service = Service(bootstrap.App(settings), rules)  # the service closes its App when it stops
         service.start()
         server = None
         try:
@@ -78,11 +79,10 @@ def register(app: typer.Typer) -> None:
         pid: Optional[int] = typer.Option(None, "--pid", help="Ask about the covbot run with this process id (default: the one on this host)."),
     ) -> None:
         """Show the service: last and next run of each job, the live rule set, the outbox and the leader."""
-        from bot.usecases import check as services
-        from bot.dates import utc_now
         from bot.daemon.status import service_status
 
-        report = service_status(services.open_engine(load_settings()), utc_now(), pid=pid)
+        with bootstrap.app() as app:
+            report = service_status(app.engine, app.clock(), pid=pid)
         if fmt is StatusFormat.json:
             typer.echo(report.as_json())
         else:

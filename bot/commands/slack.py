@@ -9,8 +9,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from bot.cli import handle_errors
-    from bot.config import load_settings
+    from bot import bootstrap
+    from bot.commands.common import handle_errors
 
     slack_app = typer.Typer(help="Acting from Slack: buttons on alerts, the waive form, the slash command.",
                             no_args_is_help=True)
@@ -25,14 +25,15 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
+        from bot.config import load_settings
         from bot.daemon.logging import configure_logging
         from bot.slackapp.listener import SlackListener
-        from bot.usecases.check import load_ruleset, open_engine
 
-        settings = load_settings()
+        app = bootstrap.App(load_settings())
+        settings = app.settings
         configure_logging(settings.log_format, settings.log_level)
-        load_ruleset(settings, rules)  # a broken rules path is an error now, not at the first click
-        listener = SlackListener(settings, open_engine(settings), rules=lambda: load_ruleset(settings, rules))
+        app.rules(rules)  # a broken rules path is an error now, not at the first click
+        listener = SlackListener(settings, app.engine, rules=lambda: app.rules(rules))
         done = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: done.set())
@@ -45,3 +46,4 @@ def register(app: typer.Typer) -> None:
                 pass
         finally:
             listener.stop()
+            app.close()

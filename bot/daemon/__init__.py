@@ -1,4 +1,4 @@
-"""The long-running service `covbot run`: scheduled jobs that only call services.
+"""The long-running service `covbot run`: scheduled jobs that only call use cases.
 
     tables      slots, job records, instances and the leader row (migration 0003_service)
     slots       which scheduled slot is due, and claiming it once across restarts

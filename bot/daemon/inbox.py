@@ -16,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
 from bot.errors import CovbotError
+from bot.usecases.imports import import_data
 
 log = logging.getLogger("covbot.inbox")
 DONE, FAILED = "done", "failed"
@@ -69,12 +71,10 @@ def _move_failed(drop: Path, inbox: Path, error: str, now: datetime) -> Path:
     return folder
 
 
-def process_drop(settings: Settings, drop: Path, inbox: Path, now: datetime) -> DropOutcome:
+def process_drop(engine: Engine, drop: Path, inbox: Path, now: datetime) -> DropOutcome:
     """Import one drop (all or nothing) and move it to done/ or failed/."""
-    from bot.usecases.check import import_data
-
     try:
-        summary = import_data(settings, drop)
+        summary = import_data(engine, drop)
     except CovbotError as exc:
         target = _move_failed(drop, inbox, str(exc), now)
         log.error("inbox drop %s refused, moved to %s: %s", drop.name, target, exc)
@@ -84,13 +84,15 @@ def process_drop(settings: Settings, drop: Path, inbox: Path, now: datetime) -> 
     return DropOutcome(drop.name, True, target, str(summary))
 
 
-def process_inbox(settings: Settings, now: datetime, after_import: Callable[[], None] | None = None) -> list[DropOutcome]:
-    """Every pending drop, in name order; ``after_import`` (an evaluation) runs once if any was imported."""
-    inbox = Path(settings.inbox) if settings.inbox else None
-    if inbox is None:
+def process_inbox(folder: str | None, engine: Engine, now: datetime,
+                  after_import: Callable[[], None] | None = None) -> list[DropOutcome]:
+    """Every pending drop of the inbox ``folder`` (COVBOT_INBOX), in name order; ``after_import``
+    (an evaluation) runs once if any was imported."""
+    if not folder:
         return []
+    inbox = Path(folder)
     inbox.mkdir(parents=True, exist_ok=True)
-    outcomes = [process_drop(settings, drop, inbox, now) for drop in pending_drops(inbox)]
+    outcomes = [process_drop(engine, drop, inbox, now) for drop in pending_drops(inbox)]
     if after_import is not None and any(o.imported for o in outcomes):
         after_import()
     return outcomes

@@ -1,4 +1,4 @@
-"""`covbot run`: the scheduler and its jobs. Jobs only call services.
+"""`covbot run`: the scheduler and its jobs. Jobs only call use cases (``bot.usecases``).
 
     evaluate  COVBOT_EVAL_CRON      run_check(as_of = the slot's date in COVBOT_TIMEZONE) + notify_after_check
     digest    COVBOT_DIGEST_CRON    build the digest at the slot's date and queue it
@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,16 +31,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Settings
-from bot.dates import utc_now
-from bot.errors import UsageError
+from bot.bootstrap import App
 from bot.daemon import leader as leadership
-from bot.daemon.jobs import JobProblem, run_recorded
+from bot.daemon.inbox import process_inbox
+from bot.daemon.jobs import JobProblem, record_job, run_recorded
 from bot.daemon.metrics import ServiceMetrics
 from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
 from bot.daemon.slots import claim_slot, finish_slot, has_slots, latest_slot
+from bot.errors import UsageError
+from bot.notify.outbox import counts
 from bot.slackapp.listener import SlackListener
 from bot.slackapp.listener import configured as slack_configured
+from bot.store.db import session_scope
+from bot.usecases.check import run_check
+from bot.usecases.digest import build_digest, default_routes, queue_digest
+from bot.usecases.notify import notify_after_check
+from bot.usecases.retention import prune_old_results
 
 log = logging.getLogger("covbot.service")
 
@@ -64,18 +71,17 @@ def timezone_of(name: str) -> ZoneInfo:
 class Service:
     """One `covbot run` instance. ``start()`` returns once the scheduler runs; ``stop()`` is graceful."""
 
-    def __init__(self, settings: Settings, rules_path: str | None = None, *,
-                 metrics: ServiceMetrics | None = None, clock: Callable[[], datetime] = utc_now):
-        from bot.usecases.check import open_engine
-
+    def __init__(self, app: App, rules_path: str | None = None, *, metrics: ServiceMetrics | None = None):
+        settings = app.settings
+        self.app = app
         self.settings = settings
-        self.rules_path = rules_path or settings.rules
+        self.rules_path = app.rules_path(rules_path)
         self.tz = timezone_of(settings.timezone)
         self.eval_trigger = cron_trigger(settings.eval_cron, self.tz, "COVBOT_EVAL_CRON")
         self.digest_trigger = cron_trigger(settings.digest_cron, self.tz, "COVBOT_DIGEST_CRON")
-        self.clock = clock
+        self.clock = app.clock
         self.metrics = metrics or ServiceMetrics()
-        self.engine = open_engine(settings)
+        self.engine = app.engine
         self.me = leadership.Instance()
         self.leadership = leadership.leadership_for(self.engine, self.me)
         self.watcher = RulesWatcher(self.rules_path, on_loaded=self._rules_loaded, on_refused=self._rules_refused)
@@ -92,8 +98,6 @@ class Service:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from pathlib import Path
-
         if not Path(self.rules_path).exists():
             raise UsageError(f"The rules path {self.rules_path!r} does not exist; give --rules PATH or set COVBOT_RULES.")
         self.leadership.acquire_at_start()  # SQLite: a second instance is refused here
@@ -115,8 +119,6 @@ class Service:
     def _announce_jobs(self) -> None:
         """Record every job's next run at once, so `covbot status` shows a job (the weekly digest)
         before it has ever run."""
-        from bot.daemon.jobs import record_job
-
         for job in ("evaluate", "digest", "dispatch", "inbox"):
             if self.scheduler.get_job(job) is None:
                 continue
@@ -175,6 +177,7 @@ class Service:
             leadership.instance_heartbeat(self.engine, self.me, self.clock(), stopped=True)
         except Exception:
             log.exception("could not record this instance as stopped")
+        self.app.close()
         log.info("covbot run stopped")
 
     def run_until_signalled(self) -> None:
@@ -229,15 +232,13 @@ class Service:
 
     def evaluate(self, as_of) -> object:
         """One evaluation with the live rule set (reloaded first if the files changed), then notify."""
-        from bot.usecases import check as services
-
         with self._work:
             rules = self.watcher.poll(self.clock())
             started = time.monotonic()
             try:
-                outcome = services.run_check(self.settings, rules_path=self.rules_path, as_of=as_of,
-                                             ruleset=rules, now=self.clock())
-                services.notify_after_check(self.settings, outcome, dispatch_budget=0)  # the dispatch job delivers
+                outcome = run_check(self.engine, rules, as_of, now=self.clock())
+                notify_after_check(self.engine, outcome, self.clock(), routing=self.settings,
+                                   deliver=lambda: self.app.dispatch(0))  # the dispatch job delivers
             except Exception:
                 self.metrics.evaluation_failed()
                 raise
@@ -247,21 +248,15 @@ class Service:
             return outcome
 
     def send_digest(self, as_of) -> None:
-        from bot.digest.build import digest_from_engine
-        from bot.digest.send import queue_digest
-
         with self._work:
             now = self.clock()
-            digest = digest_from_engine(self.engine, self.watcher.current, as_of, now)
-            queued = queue_digest(self.settings, digest, now)
+            routes = default_routes(self.settings.default_slack_channel, self.settings.default_email)
+            digest = build_digest(self.engine, self.watcher.current, as_of, now)
+            queued = queue_digest(self.engine, digest, routes, now)
             log.info(queued.describe(), extra={"as_of": str(as_of)})
 
     def dispatch(self) -> None:
-        from bot.notify.dispatcher import dispatch
-        from bot.notify.outbox import counts
-        from bot.store.db import session_scope
-
-        report = dispatch(self.settings, self.engine, budget_seconds=self.settings.dispatch_seconds)
+        report = self.app.dispatch(self.settings.dispatch_seconds)
         self.metrics.dispatched(report)
         with session_scope(self.engine) as session:
             self.metrics.outbox_depth(counts(session))
@@ -269,22 +264,19 @@ class Service:
             log.warning("delivery problems: %s", "; ".join(report.errors[:5]))
 
     def prune(self) -> None:
-        from bot.usecases.retention import prune_old_results
-
         with self._work:
-            pruned = prune_old_results(self.settings, self.engine, self.clock().astimezone(self.tz).date())
+            pruned = prune_old_results(self.engine, self.settings.results_keep_days,
+                                       self.clock().astimezone(self.tz).date())
         if pruned.runs:
             log.info("pruned %d evaluation run(s), %d result(s), before %s (quarter ends kept)",
                      pruned.runs, pruned.results, pruned.before)
 
     def read_inbox(self) -> None:
-        from bot.daemon.inbox import process_inbox
-
         def evaluate_today() -> None:
             self.evaluate(self.clock().astimezone(self.tz).date())
 
         with self._work:
-            outcomes = process_inbox(self.settings, self.clock())
+            outcomes = process_inbox(self.settings.inbox, self.engine, self.clock())
         if any(o.imported for o in outcomes):
             evaluate_today()
         failed = [o for o in outcomes if not o.imported]

@@ -14,6 +14,7 @@ STATUSES = ("ok", "warning", "breach", "no_data")
 # `--fail-on breach|warning` exits 3 "when any status is that bad or worse"; no_data is treated
 # as worse than warning and better than breach (missing data must never pass as ok).
 SEVERITY_ORDER = {"ok": 0, "warning": 1, "no_data": 2, "breach": 3}
+STATUSES_BY_SEVERITY = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))  # index = severity
 
 
 @dataclass(frozen=True)

@@ -293,15 +293,10 @@ class _Skipped(Exception):
     """Not this time: another dispatcher has the message, or the budget ran out while pacing."""
 
 
-def dispatch(settings: Settings, engine: Engine | None = None, *, budget_seconds: float | None = None
-             ) -> DispatchReport:
-    """Deliver the outbox: what ``covbot check``, ``covbot outbox dispatch`` and the service call.
+def dispatch(settings: Settings, engine: Engine, *, budget_seconds: float | None = None) -> DispatchReport:
+    """Deliver the outbox (``bot.bootstrap.App.dispatch`` is what the commands and the service call).
 
     ``budget_seconds`` bounds the time spent (waiting for backoffs and pacing included); what is
     left stays queued. ``None``: deliver what is due now, without waiting for retries.
     """
-    if engine is None:
-        from bot.store.db import open_database
-
-        engine = open_database(settings.database_url)
     return Dispatcher(engine, settings).run(budget_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
@@ -17,20 +18,9 @@ class TemplatesNotFound(FileNotFoundError):
     """The message templates folder is missing."""
 
 
-def templates_dir() -> Path:
-    """``COVBOT_TEMPLATES_DIR`` when set, else the ``templates/`` folder of the checkout (or of the
-    installed package's data)."""
-    import os
-
-    return _templates_dir(os.environ.get("COVBOT_TEMPLATES_DIR"), os.environ.get("COVBOT_ENV_FILE"))
-
-
-@lru_cache(maxsize=8)
-def _templates_dir(_env_value: str | None, _env_file: str | None) -> Path:
-    """Cached per value of the settings that decide it (reading settings parses `.env`)."""
-    from bot.config import load_settings
-
-    configured = load_settings().templates_dir
+def find_templates(configured: str | None) -> Path:
+    """The templates folder: ``configured`` (COVBOT_TEMPLATES_DIR) when given, else the installed
+    copy, else the checkout's ``templates/``. Called by the composition root (``bot.bootstrap``)."""
     if configured:
         folder = Path(configured).expanduser()
         if not folder.is_dir():
@@ -39,13 +29,29 @@ def _templates_dir(_env_value: str | None, _env_file: str | None) -> Path:
                 "point it at a copy of covbot's templates/ folder or unset it."
             )
         return folder.resolve()
-    for folder in (REPO_TEMPLATES, INSTALLED_TEMPLATES):
+    for folder in (INSTALLED_TEMPLATES, REPO_TEMPLATES):
         if folder.is_dir():
             return folder
     raise TemplatesNotFound(
-        f"covbot's message templates are neither at {REPO_TEMPLATES} nor at {INSTALLED_TEMPLATES}; "
+        f"covbot's message templates are neither at {INSTALLED_TEMPLATES} nor at {REPO_TEMPLATES}; "
         "set COVBOT_TEMPLATES_DIR to the templates/ folder of the covbot checkout."
     )
+
+
+# The folder the renderers use: handed over by ``bot.bootstrap`` (found there once, from the
+# settings); without a composition root (a library use, a unit test) the installed copy or checkout.
+_folder: Callable[[], Path] = lru_cache(maxsize=1)(lambda: find_templates(None))
+
+
+def use_templates(locate: Callable[[], Path]) -> None:
+    """Render from the folder ``locate()`` returns (called once, on first use)."""
+    global _folder
+    _folder = lru_cache(maxsize=1)(locate)
+
+
+def templates_dir() -> Path:
+    """The folder the renderers read their templates from."""
+    return _folder()
 
 
 @lru_cache(maxsize=8)

@@ -7,14 +7,13 @@ Functions take a session (``bot.store.db.session_scope``) and return the domain 
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from itertools import groupby
 from operator import attrgetter
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Date, Table, Text, bindparam, func, insert, select
+from sqlalchemy import Date, Table, Text, and_, bindparam, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from bot.domain.model import (
@@ -43,6 +42,7 @@ from bot.store.types import DecimalText
 
 _IN_CHUNK = 500  # ids per IN (...) list: well inside every backend's parameter limit
 _INSERT_CHUNK = 5000
+_ALL_CHUNK = 5000  # facilities per read when the whole book is loaded at once
 
 FACILITIES: Table = FacilityRow.__table__
 RUNS: Table = EvaluationRun.__table__
@@ -69,61 +69,26 @@ def _rows(session: Session, record_type: type, table: Table, where=None, order=(
     return [record_type(*row) for row in session.execute(stmt).all()]
 
 
-def _assemble(session: Session, facilities: list[Facility], where_for) -> list[FacilityData]:
-    """FacilityData for ``facilities``; ``where_for(table)`` selects their child rows."""
-    children: dict[str, dict[str, list]] = {}
-    for attr, record_type, table, order in _CHILDREN:
-        grouped: dict[str, list] = defaultdict(list)
-        for record in _rows(session, record_type, table, where_for(table), ("facility_id", *order)):
-            grouped[record.facility_id].append(record)
-        children[attr] = grouped
-    return [
-        FacilityData(
-            facility=f,
-            **{attr: tuple(children[attr].get(f.facility_id, ())) for attr in children},
-        )
-        for f in facilities
-    ]
-
-
 def load_facilities(session: Session, facility_ids: Iterable[str] | None = None) -> list[FacilityData]:
     """Every stored facility (or those named) with all its rows, sorted by facility_id."""
+    reader = BookReader(session)
     if facility_ids is None:
-        facilities = _rows(session, Facility, FACILITIES, order=("facility_id",))
-        return _assemble(session, facilities, lambda table: None)
+        return [data for chunk in reader.chunks(_ALL_CHUNK) for data in chunk]
     ids = sorted(set(facility_ids))
     out: list[FacilityData] = []
     for start in range(0, len(ids), _IN_CHUNK):
-        part = ids[start:start + _IN_CHUNK]
-        facilities = _rows(session, Facility, FACILITIES, FACILITIES.c.facility_id.in_(part), ("facility_id",))
-        out += _assemble(session, facilities, lambda table, part=part: table.c.facility_id.in_(part))
+        out += reader.named(ids[start:start + _IN_CHUNK])
     return out
 
 
-def _text(value: str):
+def _text(value: str) -> Any:
     # A plain text parameter: compared with the key column's own (code-point) collation.
     return bindparam(None, value, type_=Text())
 
 
 def iter_facility_chunks(session: Session, chunk_size: int = 2000) -> Iterator[list[FacilityData]]:
-    """All facilities in facility_id order, ``chunk_size`` at a time (flat memory at any size).
-
-    Keyset pagination: each chunk is one facility query plus one range query per child table,
-    read as raw driver values (``_RawReader``): at 100,000 facilities SQLAlchemy's
-    per-value result processing costs more than the scan itself.
-    """
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be at least 1")
-    reader = _RawReader(session)
-    after: str | None = None
-    while True:
-        facilities = reader.facilities(after, chunk_size)
-        if not facilities:
-            return
-        yield reader.assemble(facilities)
-        if len(facilities) < chunk_size:
-            return
-        after = facilities[-1].facility_id
+    """All facilities in facility_id order, ``chunk_size`` at a time (flat memory at any size)."""
+    return BookReader(session).chunks(chunk_size)
 
 
 def facility_id_ranges(session: Session, chunk_size: int = 2000) -> list[tuple[str, str]]:
@@ -135,14 +100,11 @@ def facility_id_ranges(session: Session, chunk_size: int = 2000) -> list[tuple[s
 
 
 def load_facility_range(session: Session, first: str, last: str) -> list[FacilityData]:
-    """The facilities with first <= facility_id <= last and all their rows, sorted by facility_id
-    (one facility query plus one query per child table, read as ``iter_facility_chunks`` does)."""
-    reader = _RawReader(session)
-    facilities = reader.facility_range(first, last)
-    return reader.assemble(facilities) if facilities else []
+    """The facilities with first <= facility_id <= last and all their rows, sorted by facility_id."""
+    return BookReader(session).between(first, last)
 
 
-def _converter(column, sqlite: bool):
+def _converter(column: Any, sqlite: bool) -> Callable[[Any], Any] | None:
     """How one raw driver value of ``column`` becomes the domain's value (None stays None)."""
     if isinstance(column.type, DecimalText):
         return Decimal
@@ -151,36 +113,51 @@ def _converter(column, sqlite: bool):
     return None
 
 
-class _DateCache(dict):
+class _DateCache(dict[str, date]):
     def __missing__(self, text: str) -> date:
         found = self[text] = date.fromisoformat(text)
         return found
 
 
-class _RawReader:
-    """Plain SQL on the session's connection; raw values converted as the column types would."""
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How one table is read into one domain record type."""
+
+    record_type: type
+    table: Table
+    names: tuple[str, ...]
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+class BookReader:
+    """The one reader of the loan book: facilities with all their rows, in facility_id order.
+
+    Each read is one facility query plus one query per child table (a run of facilities at a
+    time), built with SQLAlchemy Core; rows are taken from the driver's cursor as plain tuples and
+    converted as the column types would: at 100,000 facilities SQLAlchemy's per-value result
+    processing costs more than the scan itself.
+    """
 
     def __init__(self, session: Session):
-        conn = session.connection()
-        dialect = conn.dialect
-        self._sqlite = dialect.name == "sqlite"
-        self._mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
-        self._quote = dialect.identifier_preparer.quote
-        self._conn = conn
-        self._facility = self._plan(Facility, FACILITIES)
-        self._children = {attr: (self._plan(rt, table), order) for attr, rt, table, order in _CHILDREN}
-        self.child_attrs = tuple(self._children)
+        self._conn = session.connection()
+        sqlite = self._conn.dialect.name == "sqlite"
+        self._facility = self._plan(Facility, FACILITIES, sqlite)
+        self._children = {attr: (self._plan(rt, table, sqlite), order) for attr, rt, table, order in _CHILDREN}
 
-    def _plan(self, record_type: type, table: Table):
-        names = [f.name for f in dataclasses.fields(record_type)]
-        converters = [(i, c) for i, name in enumerate(names)
-                      if (c := _converter(table.c[name], self._sqlite)) is not None]
-        columns = ", ".join(self._quote(n) for n in names)
-        return record_type, f"SELECT {columns} FROM {self._quote(table.name)}", converters, tuple(names)
+    @staticmethod
+    def _plan(record_type: type, table: Table, sqlite: bool) -> _Plan:
+        names = tuple(f.name for f in dataclasses.fields(record_type))
+        converters = tuple((i, c) for i, name in enumerate(names)
+                           if (c := _converter(table.c[name], sqlite)) is not None)
+        return _Plan(record_type, table, names, converters)
 
-    def _records(self, plan, sql: str, params: tuple) -> list:
-        record_type, _, converters, names = plan
-        result = self._conn.exec_driver_sql(sql, params)
+    def _records(self, plan: _Plan, where: Any, order: Sequence[str], limit: int | None = None) -> list[Any]:
+        table = plan.table
+        stmt = select(*(table.c[n] for n in plan.names)).where(where)
+        stmt = stmt.order_by(*(table.c[n] for n in order))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        result = self._conn.execute(stmt)
         try:  # raw tuples from the DB-API cursor: no Row objects, no per-value result processing
             rows = result.cursor.fetchall()
         finally:
@@ -188,8 +165,9 @@ class _RawReader:
         # The frozen records are filled through their __dict__ (what their generated __init__ does
         # one object.__setattr__ at a time): same objects, a third of the cost at a million rows.
         new = object.__new__
-        out = []
+        out: list[Any] = []
         append = out.append
+        names, converters, record_type = plan.names, plan.converters, plan.record_type
         for row in rows:
             values = list(row)
             for i, convert in converters:
@@ -200,40 +178,56 @@ class _RawReader:
             append(record)
         return out
 
-    def facilities(self, after: str | None, limit: int) -> list[Facility]:
-        m = self._mark
-        where, params = (f" WHERE facility_id > {m}", (after,)) if after is not None else ("", ())
-        sql = f"{self._facility[1]}{where} ORDER BY facility_id LIMIT {int(limit)}"
-        return self._records(self._facility, sql, params)
+    def chunks(self, chunk_size: int = 2000) -> Iterator[list[FacilityData]]:
+        """Every facility, ``chunk_size`` at a time (keyset pagination on facility_id)."""
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        key = FACILITIES.c.facility_id
+        after: str | None = None
+        while True:
+            where = true() if after is None else key > _text(after)
+            facilities = self._records(self._facility, where, ("facility_id",), chunk_size)
+            if not facilities:
+                return
+            yield self._assemble(facilities)
+            if len(facilities) < chunk_size:
+                return
+            after = facilities[-1].facility_id
 
-    def facility_range(self, first: str, last: str) -> list[Facility]:
-        m = self._mark
-        sql = f"{self._facility[1]} WHERE facility_id >= {m} AND facility_id <= {m} ORDER BY facility_id"
-        return self._records(self._facility, sql, (first, last))
+    def between(self, first: str, last: str) -> list[FacilityData]:
+        """The facilities with first <= facility_id <= last."""
+        key = FACILITIES.c.facility_id
+        facilities = self._records(self._facility, and_(key >= _text(first), key <= _text(last)), ("facility_id",))
+        return self._assemble(facilities)
 
-    def assemble(self, facilities: list[Facility]) -> list[FacilityData]:
-        """FacilityData for a run of facilities sorted by facility_id: one range query per child table."""
+    def named(self, facility_ids: Sequence[str]) -> list[FacilityData]:
+        """The facilities among ``facility_ids`` (a few hundred at most) that are stored."""
+        facilities = self._records(self._facility, FACILITIES.c.facility_id.in_(list(facility_ids)), ("facility_id",))
+        return self._assemble(facilities, list(facility_ids))
+
+    def _assemble(self, facilities: list[Facility], ids: list[str] | None = None) -> list[FacilityData]:
+        """FacilityData for facilities sorted by facility_id: one query per child table (a range
+        over the run, or the ids when they were named)."""
+        if not facilities:
+            return []
         first, last = facilities[0].facility_id, facilities[-1].facility_id
-        children = [(attr, self.children(attr, first, last).get) for attr in self.child_attrs]
+        children = []
+        for attr, (plan, order) in self._children.items():
+            column = plan.table.c.facility_id
+            where = column.in_(ids) if ids is not None else and_(column >= _text(first), column <= _text(last))
+            records = self._records(plan, where, ("facility_id", *order))  # one run per facility
+            children.append((attr, {fid: tuple(rows) for fid, rows in groupby(records, attrgetter("facility_id"))}.get))
         new = object.__new__
         out = []
         for f in facilities:
             fid = f.facility_id
-            fields = {"facility": f}
+            fields: dict[str, Any] = {"facility": f}
             for attr, rows_of in children:
                 fields[attr] = rows_of(fid, ())
             data = new(FacilityData)  # every field set below, as FacilityData(...) would
             data.__dict__.update(fields)
             out.append(data)
         return out
-
-    def children(self, attr: str, first: str, last: str) -> dict[str, tuple]:
-        plan, order = self._children[attr]
-        m = self._mark
-        keys = ", ".join(self._quote(c) for c in ("facility_id", *order))
-        sql = f"{plan[1]} WHERE facility_id >= {m} AND facility_id <= {m} ORDER BY {keys}"
-        records = self._records(plan, sql, (first, last))  # ordered by facility_id: one run each
-        return {fid: tuple(rows) for fid, rows in groupby(records, attrgetter("facility_id"))}
 
 
 def facility_exists(session: Session, facility_id: str) -> bool:

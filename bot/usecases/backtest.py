@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
 from bot.domain.backtest import (
     BacktestInputError,
     PairHistory,
@@ -22,7 +23,7 @@ from bot.domain.backtest import (
 )
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
-from bot.usecases.check import load_ruleset, open_engine
+from bot.usecases.evaluate import open_book
 
 
 @dataclass
@@ -41,25 +42,21 @@ class BacktestReport:
 
 
 def run_backtest(
-    settings: Settings,
+    engine: Engine,
+    ruleset: RuleSet,
     *,
-    rules_path: str | None,
     start: date,
     end: date,
     every: str = "1m",
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestReport:
-    from bot.store.db import session_scope
-    from bot.store.repository import load_facilities, load_price_book
-
     try:
         dates = test_dates(start, end, every)
     except BacktestInputError as exc:
         raise UsageError(str(exc)) from None
-    ruleset = load_ruleset(settings, rules_path)
-    with session_scope(open_engine(settings)) as session:
-        facilities = load_facilities(session)
-        prices = load_price_book(session)
+    with open_book(engine) as book:
+        facilities = book.facilities()
+        prices = book.prices
     timeline = evaluate_timeline(facilities, prices, ruleset, dates, progress)
     histories = analyse(timeline, forward_covenants(ruleset.covenants))
     borrowers = {d.facility_id: d.facility.borrower for d in facilities}

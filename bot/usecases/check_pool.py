@@ -1,7 +1,8 @@
 """A dry-run check of a large book on several processes, rendered rows returned in order.
 
-The parent splits the book into runs of facility ids; each worker process opens its own engine,
-loads the price book and builds the ``Market`` once, then reads and evaluates one run at a time
+The parent splits the book into runs of facility ids; each worker process opens its own engine
+(``open_engine``, from the composition root), builds the ``Market`` once (``open_book``), then
+reads and evaluates one run at a time through the same evaluation path as every other use case
 and returns it rendered (one text per run). The parent writes the runs in facility_id order and
 keeps at most two runs per worker in flight, so memory stays flat at any size.
 
@@ -17,10 +18,13 @@ import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import Engine
 
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
+from bot.usecases.evaluate import evaluate_chunks, open_book
 
 MIN_FACILITIES = 5000  # below this, starting processes costs more than it saves
 MAX_WORKERS = 8
@@ -30,7 +34,7 @@ IN_FLIGHT_PER_WORKER = 2
 # (rendered rows joined by the separator, number of rows, worst severity or -1)
 RenderedRun = tuple[str, int, int]
 
-_worker: dict = {}
+_worker: dict[str, Any] = {}
 
 
 def available_cpus() -> int:
@@ -40,37 +44,24 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _start_worker(url: str, ruleset: RuleSet, covenants: Sequence[Covenant], as_of: date,
-                  render: Callable[[CovenantResult], str], separator: str) -> None:
-    from bot.domain.market import Market
-    from bot.domain.shocks import NO_SHOCKS
-    from bot.store.db import make_engine, session_scope
-    from bot.store.repository import load_price_book
-
-    engine = make_engine(url)  # its own connections: none is shared with the parent
-    with session_scope(engine) as session:
-        prices = load_price_book(session)
-    _worker.update(
-        engine=engine, covenants=list(covenants), render=render, separator=separator,
-        market=Market(prices, ruleset.valuation, ruleset.forecast, as_of, NO_SHOCKS),
-    )
+def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: Sequence[Covenant],
+                  as_of: date, render: Callable[[CovenantResult], str], separator: str) -> None:
+    engine = open_engine()  # its own connections: none is shared with the parent
+    with open_book(engine) as book:
+        market = book.market(ruleset, as_of)
+    _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market)
 
 
 def _evaluate_run(first: str, last: str) -> RenderedRun:
-    from bot.domain.evaluation import evaluate_facility
-    from bot.store.db import session_scope
-    from bot.store.repository import load_facility_range
-
-    with session_scope(_worker["engine"]) as session:
-        chunk = load_facility_range(session, first, last)
-    market, covenants, render = _worker["market"], _worker["covenants"], _worker["render"]
+    with open_book(_worker["engine"]) as book:
+        chunk = book.between(first, last)
+    render = _worker["render"]
     severity = SEVERITY_ORDER.__getitem__
     rows: list[str] = []
     worst = -1
-    for data in chunk:
-        for result in evaluate_facility(data, market, covenants):
-            rows.append(render(result))
-            worst = max(worst, severity(result.status))
+    for result in evaluate_chunks([chunk], _worker["market"], _worker["covenants"]):
+        rows.append(render(result))
+        worst = max(worst, severity(result.status))
     return _worker["separator"].join(rows), len(rows), worst
 
 
@@ -82,7 +73,7 @@ def _context():
 
 
 def run_parallel(
-    url: str,
+    open_engine: Callable[[], Engine],
     ruleset: RuleSet,
     covenants: Sequence[Covenant],
     as_of: date,
@@ -98,7 +89,7 @@ def run_parallel(
     sys.stderr.flush()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_start_worker,
-        initargs=(url, ruleset, tuple(covenants), as_of, render, separator),
+        initargs=(open_engine, ruleset, tuple(covenants), as_of, render, separator),
     ) as pool:
         pending: deque = deque()
         todo = iter(ranges)

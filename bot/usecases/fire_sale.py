@@ -13,16 +13,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Sequence
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
 from bot.domain.evaluation import evaluate_facility
 from bot.domain.fire_sale import BASE_SCENARIO, SELLER_VARIABLES, FireSaleRow, ScenarioSale, Seller, fire_sale, seller
 from bot.domain.market import Market
 from bot.domain.metrics import compute_metrics, model_holdings
 from bot.domain.model import FacilityData
-from bot.domain.rulebook import Covenant, Scenario
+from bot.domain.rulebook import Covenant, RuleSet, Scenario
 from bot.domain.stress import StressInputError, plan_scenarios, shocks_for
 from bot.errors import UsageError
-from bot.usecases.check import load_ruleset, open_engine
+from bot.usecases.evaluate import CHUNK_SIZE, open_book
 from bot.usecases.stress import unmatched_shocks
 
 
@@ -62,30 +63,24 @@ def foreclosed(data: FacilityData, market: Market, covenants: Sequence[Covenant]
 
 
 def run_fire_sale(
-    settings: Settings,
-    *,
-    rules_path: str | None,
+    engine: Engine,
+    ruleset: RuleSet,
     as_of: date,
+    *,
     scenario_names: Sequence[str] = (),
     shock_options: Sequence[str] = (),
     everyone: bool = False,
-    chunk_size: int = 2000,
+    chunk_size: int = CHUNK_SIZE,
 ) -> FireSaleReport:
-    from bot.store.db import session_scope
-    from bot.store.repository import iter_facility_chunks, load_price_book
-
-    ruleset = load_ruleset(settings, rules_path)
     scenarios = plan(ruleset.scenarios, scenario_names, shock_options)
     covenants = list(ruleset.covenants)
     sellers: dict[str, list[Seller]] = {s.name: [] for s in scenarios}
     held_models: set[str] = set()
     pledged: set[str] = set()
     count = 0
-    with session_scope(open_engine(settings)) as session:
-        prices = load_price_book(session)
-        markets = [(s.name, Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks_for(s)))
-                   for s in scenarios]
-        for chunk in iter_facility_chunks(session, chunk_size=chunk_size):
+    with open_book(engine) as book:
+        markets = [(s.name, book.market(ruleset, as_of, shocks_for(s))) for s in scenarios]
+        for chunk in book.chunks(chunk_size=chunk_size):
             for data in chunk:
                 count += 1
                 held_models.update(lot.gpu_model for lot in data.gpu_lots)

@@ -9,25 +9,20 @@ facility × covenant whose status would differ, with counts and the exposure mov
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.domain.decimals import to_text
-from bot.domain.market import Market
-from bot.domain.metrics import compute_metrics
-from bot.domain.model import FacilityData, PriceBook
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.errors import Problem, UsageError
-from bot.usecases.check import iter_evaluations
+from bot.usecases.evaluate import evaluations
+from bot.usecases.rule_hints import facility_type_warnings
 
 # What a rule edit may change in a covenant, in the words the plan shows (compared in this order).
-_FIELDS: tuple[tuple[str, Callable[[Covenant], Any]], ...] = (
+_FIELDS = (
     ("metric", lambda c: c.metric_label),
     ("must_be", lambda c: c.must_be),
     ("warn_at", lambda c: c.warn_at),
@@ -64,7 +59,9 @@ class StatusChange:
     old_threshold: str | None
     new_threshold: str | None
 
-    def as_json(self) -> dict[str, str | None]:
+    def as_json(self) -> dict:
+        from bot.domain.decimals import to_text
+
         return {
             "facility_id": self.facility_id, "covenant_id": self.covenant_id,
             "from_status": self.from_status, "to_status": self.to_status, "value": to_text(self.value),
@@ -89,12 +86,12 @@ class Plan:
     changes: list[StatusChange]
     into_breach: Exposure  # facilities with a covenant moving into breach (from any other status)
     out_of_breach: Exposure  # facilities with a covenant leaving breach
-    warnings: list[Problem] = field(default_factory=list)  # e.g. facility types no stored facility has
-    current_path: str = ""  # as given, for people
+    warnings: list[Problem] = field(default_factory=list)
+    current_path: str = ""
     new_path: str = ""
     facilities: int = 0  # how many stored facilities were evaluated
 
-    def transitions(self) -> Counter[tuple[str | None, str | None]]:
+    def transitions(self) -> Counter:
         """How many pairs move from one status to another, e.g. {("ok", "breach"): 3}."""
         return Counter((c.from_status, c.to_status) for c in self.changes)
 
@@ -117,16 +114,21 @@ def covenant_changes(current: RuleSet, new: RuleSet) -> list[CovenantChange]:
     return out
 
 
-def plan_rules(engine: Engine, current: RuleSet, new: RuleSet, as_of: date) -> Plan:
+def plan_rules(engine: Engine, new: RuleSet, current: RuleSet, as_of: date, *, new_path: str, current_path: str,
+               stored_types: set[str] | None) -> Plan:
     """Evaluate the stored book at ``as_of`` under both rule sets and compare; stores nothing."""
-    before = {(r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, current, as_of)}
+    before: dict[tuple[str, str], CovenantResult] = {
+        (r.facility_id, r.covenant_id): r for r in evaluations(engine, current, as_of)
+    }
     outstanding: dict[str, tuple[str, Decimal]] = {}
+    after: dict[tuple[str, str], CovenantResult] = {}
 
-    def remember(chunk: list[FacilityData]) -> None:
+    def remember(chunk) -> None:
         for data in chunk:
             outstanding[data.facility_id] = (data.facility.currency, _outstanding(data, new, as_of))
 
-    after = {(r.facility_id, r.covenant_id): r for r in iter_evaluations(engine, new, as_of, on_facilities=remember)}
+    for r in evaluations(engine, new, as_of, on_facilities=remember):
+        after[(r.facility_id, r.covenant_id)] = r
     if not outstanding:
         raise UsageError("No facility is stored, so a plan would show nothing; import the book first (covbot import).")
     changes = _status_changes(before, after)
@@ -136,12 +138,12 @@ def plan_rules(engine: Engine, current: RuleSet, new: RuleSet, as_of: date) -> P
         changes=changes,
         into_breach=_exposure({c.facility_id for c in changes if c.to_status == "breach"}, outstanding),
         out_of_breach=_exposure({c.facility_id for c in changes if c.from_status == "breach"}, outstanding),
-        facilities=len(outstanding),
+        warnings=facility_type_warnings(stored_types, new_path),
+        current_path=str(current_path), new_path=str(new_path), facilities=len(outstanding),
     )
 
 
-def _status_changes(before: dict[tuple[str, str], CovenantResult],
-                    after: dict[tuple[str, str], CovenantResult]) -> list[StatusChange]:
+def _status_changes(before: dict, after: dict) -> list[StatusChange]:
     out = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -151,7 +153,7 @@ def _status_changes(before: dict[tuple[str, str], CovenantResult],
             continue
         shown = b if b is not None else a
         out.append(StatusChange(
-            key[0], key[1], from_status, to_status, shown.value if shown else None,
+            key[0], key[1], from_status, to_status, shown.value,
             str(a.threshold) if a else None, str(b.threshold) if b else None,
         ))
     return out
@@ -167,8 +169,11 @@ def _exposure(facility_ids: set[str], outstanding: dict[str, tuple[str, Decimal]
     return Exposure(moved, dict(sorted(totals.items())))
 
 
-def _outstanding(data: FacilityData, rules: RuleSet, as_of: date) -> Decimal:
-    """The facility's outstanding at T, as the `outstanding` variable reads it (always a value)."""
+def _outstanding(data, rules: RuleSet, as_of: date) -> Decimal:
+    """The facility's outstanding at T, as the `outstanding` variable reads it."""
+    from bot.domain.market import Market
+    from bot.domain.metrics import compute_metrics
+    from bot.domain.model import PriceBook
+
     market = Market(PriceBook.from_prices([]), rules.valuation, rules.forecast, as_of)
-    value = compute_metrics(data, market, ["outstanding"])["outstanding"]
-    return value if isinstance(value, Decimal) else Decimal(0)
+    return compute_metrics(data, market, ["outstanding"])["outstanding"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
+from bot.store.db import session_scope
 from bot.store.retention import Pruned, prune_results
 
 
-def prune_old_results(settings: Settings, engine, today: date) -> Pruned:
-    """Apply COVBOT_RESULTS_KEEP_DAYS to the stored evaluation results, in one transaction."""
-    from bot.store.db import session_scope
-
+def prune_old_results(engine: Engine, keep_days: int, today: date) -> Pruned:
+    """Keep the evaluation results of the last ``keep_days`` days (COVBOT_RESULTS_KEEP_DAYS; quarter
+    ends kept), in one transaction."""
     with session_scope(engine) as session:
-        return prune_results(session, today, settings.results_keep_days)
+        return prune_results(session, today, keep_days)

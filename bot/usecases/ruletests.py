@@ -28,12 +28,19 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
+from typing import Callable
+
 from ruamel.yaml.nodes import Node
+from sqlalchemy import Engine
 
 from bot.domain.decimals import to_text
+from bot.domain.evaluation import evaluate_facility
 from bot.domain.results import STATUSES, CovenantResult
 from bot.errors import CovbotError, Location, Problem
+from bot.imports import import_directory
+from bot.rulefiles.loader import load_rules
 from bot.rulefiles.yamlnodes import Sheet, is_null, is_text, read_yaml
+from bot.usecases.evaluate import market_for, open_book
 
 FILE_KEYS = ("rules", "data", "inline", "tests")
 CASE_KEYS = ("as_of", "name", "expect")
@@ -199,27 +206,20 @@ class _RuleTestFileError(CovbotError):
 # ---------------------------------------------------------------- running
 
 
-def run_rule_tests(paths: list[str]) -> RuleTestReport:
+def run_rule_tests(paths: list[str], scratch_database: Callable[[Path], Engine]) -> RuleTestReport:
+    """Run every test file; ``scratch_database(folder)`` opens a throw-away database in a folder."""
     report = RuleTestReport()
     for p in paths:
         report.files.append(p)
         try:
             test = parse_test_file(Path(p))
-            _run_file(test, report)
+            _run_file(test, report, scratch_database)
         except CovbotError as exc:
             report.problems.append(f"{p}: could not run:\n{exc}")
     return report
 
 
-def _run_file(test: TestFile, report: RuleTestReport) -> None:
-    from bot.domain.evaluation import evaluate_facility
-    from bot.domain.market import Market
-    from bot.domain.shocks import NO_SHOCKS
-    from bot.imports import import_directory
-    from bot.rulefiles.loader import load_rules
-    from bot.store.db import open_database, session_scope
-    from bot.store.repository import load_facilities, load_price_book
-
+def _run_file(test: TestFile, report: RuleTestReport, scratch_database: Callable[[Path], Engine]) -> None:
     ruleset = load_rules(test.rules)
     with tempfile.TemporaryDirectory(prefix="covbot-ruletest-") as tmp:
         data_dir = test.data
@@ -228,16 +228,16 @@ def _run_file(test: TestFile, report: RuleTestReport) -> None:
             data_dir.mkdir()
             for name, text in test.inline.items():
                 (data_dir / name).write_text(text, encoding="utf-8")
-        engine = open_database(f"sqlite:///{Path(tmp) / 'ruletest.db'}")
+        engine = scratch_database(Path(tmp))
         try:
             import_directory(engine, data_dir)
-            with session_scope(engine) as session:
-                facilities = {d.facility_id: d for d in load_facilities(session)}
-                prices = load_price_book(session)
+            with open_book(engine) as book:
+                facilities = {d.facility_id: d for d in book.facilities()}
+                prices = book.prices
         finally:
             engine.dispose()
     for case in test.cases:
-        market = Market(prices, ruleset.valuation, ruleset.forecast, case.as_of, NO_SHOCKS)
+        market = market_for(prices, ruleset, case.as_of)
         cache: dict[str, dict[str, CovenantResult]] = {}
         for e in case.expectations:
             report.checked += 1
@@ -279,21 +279,3 @@ def _value_matches(expected: str, value: Decimal | None) -> bool:
         places = max(0, -target.as_tuple().exponent)
         return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN) == target
     return value == Decimal(expected)
-
-
-def render_rule_test_report(console, report: RuleTestReport) -> None:
-    from rich.markup import escape
-
-    for problem in report.problems:
-        console.print(f"[bold red]ERROR[/bold red] {escape(problem)}")
-    for m in report.mismatches:
-        e = m.expectation
-        console.print(f"[bold red]FAIL[/bold red] {e.location}  as of {m.as_of}  {escape(e.facility)} × {escape(e.covenant)}")
-        for line in m.lines:
-            style = "red" if line.startswith("-") else "green"
-            console.print(f"    [{style}]{escape(line)}[/{style}]")
-    verdict = "[green]PASS[/green]" if report.passed else "[bold red]FAIL[/bold red]"
-    console.print(
-        f"{verdict}: {report.checked} expectation(s) in {len(report.files)} file(s), "
-        f"{len(report.mismatches)} mismatch(es), {len(report.problems)} file(s) could not run."
-    )

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Sequence
 
-from bot.config import Settings
+from sqlalchemy import Engine
+
 from bot.domain.evaluation import evaluate_facility
-from bot.domain.market import Deflation, Market
+from bot.domain.market import Deflation
 from bot.domain.metrics import compute_metrics, lots_counted
-from bot.domain.rulebook import Scenario
+from bot.domain.rulebook import RuleSet, Scenario
 from bot.domain.stress import (
     EXPOSURE_VARIABLES,
     Exposure,
@@ -30,7 +31,7 @@ from bot.domain.stress import (
     summarize,
 )
 from bot.errors import UsageError
-from bot.usecases.check import load_ruleset, open_engine
+from bot.usecases.evaluate import CHUNK_SIZE, open_book
 
 
 @dataclass
@@ -49,18 +50,14 @@ class StressReport:
 
 
 def run_stress(
-    settings: Settings,
-    *,
-    rules_path: str | None,
+    engine: Engine,
+    ruleset: RuleSet,
     as_of: date,
+    *,
     scenario_names: Sequence[str] = (),
     shock_options: Sequence[str] = (),
-    chunk_size: int = 2000,
+    chunk_size: int = CHUNK_SIZE,
 ) -> StressReport:
-    from bot.store.db import session_scope
-    from bot.store.repository import iter_facility_chunks, load_price_book
-
-    ruleset = load_ruleset(settings, rules_path)
     try:
         scenarios = plan_scenarios(ruleset.scenarios, scenario_names, shock_options)
     except StressInputError as exc:
@@ -71,13 +68,10 @@ def run_stress(
     models: set[str] = set()
     held_models: set[str] = set()
     pledged: set[str] = set()
-    with session_scope(open_engine(settings)) as session:
-        prices = load_price_book(session)
-        base_market = Market(prices, ruleset.valuation, ruleset.forecast, as_of)
-        markets = [
-            (s.name, Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks_for(s))) for s in scenarios
-        ]
-        for chunk in iter_facility_chunks(session, chunk_size=chunk_size):
+    with open_book(engine) as book:
+        base_market = book.market(ruleset, as_of)
+        markets = [(s.name, book.market(ruleset, as_of, shocks_for(s))) for s in scenarios]
+        for chunk in book.chunks(chunk_size=chunk_size):
             for data in chunk:
                 base = evaluate_facility(data, base_market, covenants)
                 exposures[data.facility_id] = exposure_of(data, compute_metrics(data, base_market, EXPOSURE_VARIABLES))

@@ -222,7 +222,8 @@ def _stored_covenants(engine, run_id) -> set[str]:
 def test_hot_reload_the_next_evaluation_stores_the_edited_rules_and_a_broken_edit_keeps_them(
         tmp_path, monkeypatch, csv_folder):
     from bot.config import load_settings
-    from bot.usecases.check import import_data
+    from bot.bootstrap import App
+    from bot.usecases.imports import import_data
     from bot.daemon.scheduler import Service
 
     monkeypatch.setenv("COVBOT_ENV_FILE", os.devnull)
@@ -232,8 +233,8 @@ def test_hot_reload_the_next_evaluation_stores_the_edited_rules_and_a_broken_edi
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 'svc.db'}", rules=str(rules),
                              outbox_dir=str(tmp_path / "out"), dispatch_seconds=3600, eval_cron="0 6 * * *",
                              digest_cron="0 7 1 1 *")
-    import_data(settings, csv_folder("data"))
-    service = Service(settings)
+    import_data(App(settings).engine, csv_folder("data"))
+    service = Service(App(settings))
     service.start()
     try:
         as_of = date(2026, 1, 15)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.usecases.check import import_data
+from bot.bootstrap import App
+from bot.usecases.imports import import_data
 from bot.store.db import make_engine
 from tests.fakes.slack_api import FakeSlackApi
 from tests.support.service import ONE_COVENANT_RULES, wait_for
@@ -74,7 +75,7 @@ def stop(proc: subprocess.Popen) -> int:
 def test_sqlite_second_instance_refuses_to_start(tmp_path: Path, csv_folder):
     url = f"sqlite:///{tmp_path / 'svc.db'}"
     env = base_env(tmp_path, url)
-    import_data(settings_for(url), csv_folder("data"))
+    import_data(App(settings_for(url)).engine, csv_folder("data"))
     engine = make_engine(url)
     first = spawn(env, tmp_path, "first")
     try:
@@ -105,7 +106,7 @@ def pg_url():
 
 @pytest.mark.postgres
 def test_postgres_ha_one_leader_and_takeover_without_duplicates(tmp_path: Path, csv_folder, pg_url):
-    import_data(settings_for(pg_url), csv_folder("data"))
+    import_data(App(settings_for(pg_url)).engine, csv_folder("data"))
     engine = make_engine(pg_url)
     channels = [("C0ALERTS", "credit-alerts"), ("C0GPU", "gpu-credit"), ("C0DC", "dc")]
     with FakeSlackApi(channels=channels) as slack:

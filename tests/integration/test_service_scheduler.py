@@ -14,6 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.config import load_settings
+from bot.bootstrap import App
 from bot.daemon.scheduler import Service
 from tests.support.service import ONE_COVENANT_RULES, wait_for
 
@@ -67,7 +68,7 @@ def evaluate_job_finished_after(service: Service, moment: datetime) -> bool:
 
 
 def start_at(settings, moment: datetime) -> Service:
-    service = Service(settings)
+    service = Service(App(settings))
     service.start()
     wait_for(lambda: evaluate_job_finished_after(service, moment), what="the catch-up evaluation job")
     return service
@@ -108,7 +109,7 @@ def test_the_cron_fires_while_running(setup):
 def test_hot_reload_uses_a_valid_change_and_refuses_a_bad_one_with_one_notice(setup):
     make, rules, _ = setup
     settings = make(default_slack_channel="#credit-alerts")
-    service = Service(settings)
+    service = Service(App(settings))
     service.start()
     try:
         as_of = date(2026, 1, 15)
@@ -145,7 +146,7 @@ def test_inbox_imports_good_drops_refuses_bad_ones_and_status_reports_it(setup, 
     (tmp_path / "staging").rename(inbox / "batch-1")  # moved in whole
     (inbox / "prices.csv").write_text(BAD_PRICES)
     settings = make(inbox=str(inbox), inbox_poll_seconds=0.5)
-    service = Service(settings)
+    service = Service(App(settings))
     service.start()
     try:
         wait_for(lambda: (inbox / "failed" / "prices" / "error.txt").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -466,13 +467,26 @@ def test_covbot_templates_dir_points_at_another_copy(tmp_path, monkeypatch):
     alert_j2.write_text(alert_j2.read_text().replace("{{ a.kind_title }}: {{ a.facility_id }}",
                                                      "CUSTOM {{ a.kind_title }}: {{ a.facility_id }}"))
     monkeypatch.setenv("COVBOT_TEMPLATES_DIR", str(copy))
-    assert render_slack(*alert()).text.startswith(":red_circle: CUSTOM Covenant breach")
+    with composition_root():  # the composition root finds the folder from the setting
+        assert render_slack(*alert()).text.startswith(":red_circle: CUSTOM Covenant breach")
 
 
 def test_a_missing_templates_dir_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("COVBOT_TEMPLATES_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(TemplatesNotFound, match="nowhere, which is not a folder"):
+    with composition_root(), pytest.raises(TemplatesNotFound, match="nowhere, which is not a folder"):
         render_slack(*alert())
+
+
+@contextmanager
+def composition_root():
+    from bot import bootstrap
+    from bot.notify import templates
+
+    try:
+        with bootstrap.app():
+            yield
+    finally:  # back to the default folder for the other tests
+        templates.use_templates(lambda: templates.find_templates(None))
 
 
 # -- test messages and formatting -------------------------------------------------------------------
