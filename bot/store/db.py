@@ -1,7 +1,7 @@
 """Engines, schema upgrades and sessions.
 
 ``open_database(url)`` is what the application calls: it connects, creates or upgrades the schema
-(Alembic, scripts inside this package) and returns the engine. Every failure to reach or migrate
+(Alembic, the scripts in bot/migrations) and returns the engine. Every failure to reach or migrate
 the database becomes a ``StorageError`` whose message names the database without its password.
 """
 
@@ -23,7 +23,9 @@ from sqlmodel import Session
 
 from bot.errors import StorageError
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The Alembic scripts (bot/migrations) know every package's tables, so they sit above the store;
+# they are run by path, never imported from here.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 _PG_LOCK_KEY = 7_325_118_041  # serialises concurrent upgrades of one PostgreSQL database
 
 

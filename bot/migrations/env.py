@@ -1,8 +1,10 @@
-"""Alembic environment for covbot.
+"""Alembic environment for covbot: the schema history of every package's tables.
 
-Run programmatically by ``bot.store.db.upgrade`` (which hands over an open connection in
-``config.attributes["connection"]``), or from the command line with ``alembic -c
-bot/store/alembic.ini`` and ``sqlalchemy.url`` / ``COVBOT_DATABASE_URL`` set.
+The migration scripts live here, above the packages that own tables (store, alerts, digest,
+daemon), because they know all of them; ``bot.store.db`` runs them by path, without importing
+anything from here. Run programmatically by ``bot.store.db.upgrade`` (which hands over an open
+connection in ``config.attributes["connection"]``), or from the command line with ``alembic -c
+bot/migrations/alembic.ini`` and ``sqlalchemy.url`` / ``COVBOT_DATABASE_URL`` set.
 """
 
 from __future__ import annotations
