@@ -6,11 +6,12 @@ Secrets are ``SecretStr`` so they never show in logs, reprs or error messages.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import UsageError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -138,8 +139,6 @@ def load_settings(**overrides) -> Settings:
     try:
         return Settings(_env_file=env_file if env_file and Path(env_file).is_file() else None, **overrides)
     except ValidationError as exc:
-        from bot.errors import UsageError
-
         raise UsageError(_describe(exc, env_file)) from None
 
 
@@ -159,8 +158,3 @@ def _describe(exc: ValidationError, env_file: str | None) -> str:
             lines.append(f"{variable}={error.get('input')!r} is not valid: {message}")
     where = f" (from the environment or {env_file})" if env_file else ""
     return "A setting is not valid" + where + ": " + "; ".join(lines) + "."
-
-
-@lru_cache(maxsize=1)
-def cached_settings() -> Settings:  # pragma: no cover - convenience for long-running service
-    return load_settings()

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from bot import bootstrap
-        from bot.digest.render import render
+        from bot.digest.formats import render
         from bot.usecases.digest import build_digest, default_routes, queue_digest, record_digest
 
         t = as_of_date(as_of)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -191,8 +192,6 @@ def instance_heartbeat(engine: Engine, me: Instance, now: datetime, *, stopped: 
 
 
 def record_rules(engine: Engine, me: Instance, files: list[str], digest: str, loaded_at: datetime) -> None:
-    import json
-
     with write_scope(engine) as session:
         row = session.get(InstanceRow, me.id)
         if row is not None:

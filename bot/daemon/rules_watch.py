@@ -27,6 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Settings
 from bot.domain.rulebook import RuleSet
 from bot.errors import Problem, RuleFileError
+from bot.notify.escape import html_escape, slack_escape
+from bot.notify.outbox import enqueue_email, enqueue_slack
 from bot.rulefiles.loader import load_rules, rule_files
 from bot.daemon.tables import RulesNoticeRow, write_scope
 
@@ -147,9 +149,6 @@ def notice_text(path: str, problems: list[Problem], live: RuleSet | None) -> str
 def queue_refusal_notice(engine: Engine, settings: Settings, path: str, digest: str, problems: list[Problem],
                          live: RuleSet | None, now: datetime) -> bool:
     """Tell the rule owners (default routes) once per bad content; False when already told."""
-    from bot.notify.escape import html_escape, slack_escape
-    from bot.notify.outbox import enqueue_email, enqueue_slack
-
     message = notice_text(path, problems, live)
     try:
         with write_scope(engine) as session:

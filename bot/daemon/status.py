@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from bot.daemon.leader import LEADER_NAME
 from bot.daemon.tables import InstanceRow, JobRow, LeaderRow
+from bot.notify.outbox import backlog, counts
 from bot.store.db import session_scope
 
 STALE_AFTER = timedelta(seconds=30)  # a heartbeat older than this: that process is gone
@@ -74,8 +75,6 @@ def _instance_asked(session, now: datetime, pid: int | None, host: str) -> Insta
 
 
 def service_status(engine: Engine, now: datetime, *, pid: int | None = None) -> ServiceStatus:
-    from bot.notify.outbox import backlog, counts
-
     host = socket.gethostname()
     with session_scope(engine) as session:
         lead = session.get(LeaderRow, LEADER_NAME)

@@ -7,15 +7,12 @@ Markdown template passes every value from data through ``md_escape``; Slack text
 
 from __future__ import annotations
 
-import json
-
 from bot.digest.model import Digest, OpenBreach, ReportingDeadline
 from bot.digest.view import FMT, md_escape
 from bot.notify.render import EmailContent
 from bot.notify.templates import template
 from bot.notify.render_email import inline_css
 
-FORMATS = ("markdown", "html", "email", "slack")
 EMAIL_LIMIT = 20  # lines per list in the e-mail before "+N more" (mail clients clip long messages)
 
 
@@ -95,19 +92,3 @@ def render_email(digest: Digest) -> EmailContent:
                f"{len(digest.new_breaches)} new, {len(digest.cures)} cured, {w.facilities} warning")
     html = inline_css(template("digest/digest.email.html.j2").render(_values(digest)))
     return EmailContent(subject=subject, text=render_markdown(digest), html=html)
-
-
-def render(digest: Digest, fmt: str) -> str:
-    """The digest as one text in ``fmt``: markdown, html, email (the HTML part), slack (JSON)."""
-    if fmt == "markdown":
-        return render_markdown(digest)
-    if fmt == "html":
-        return render_html(digest)
-    if fmt == "email":
-        return render_email(digest).html
-    if fmt == "slack":
-        from bot.digest.slack import render_slack
-
-        message = render_slack(digest)
-        return json.dumps({"text": message.text, "blocks": message.blocks}, indent=2, ensure_ascii=False) + "\n"
-    raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")

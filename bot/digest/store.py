@@ -13,6 +13,8 @@ from typing import Iterable
 from sqlalchemy import inspect, insert, select
 from sqlalchemy.orm import Session
 
+from bot.alerts.store import current_waivers
+from bot.alerts.tables import WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.digest.model import Key, PastDigest
 from bot.digest.tables import DIGEST_RUNS
@@ -63,11 +65,6 @@ def breach_history(session: Session, keys: Iterable[Key], before: date) -> dict[
 
 def load_waivers(session: Session) -> list[Waiver] | None:
     """The waiver in force (or last in force) per alert; ``None`` when no waivers are kept."""
-    try:
-        from bot.alerts.store import current_waivers
-        from bot.alerts.tables import WaiverRow
-    except ImportError:
-        return None
     if not inspect(session.connection()).has_table(WaiverRow.__table__.name):
         return None
     return sorted(current_waivers(session).values(), key=lambda w: (w.until, w.facility_id, w.covenant_id))

@@ -6,6 +6,7 @@ convert to and from them; metrics read only these.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -119,8 +120,6 @@ class PriceBook:
         return cls(book)
 
     def latest(self, symbol: str, on_or_before: date, max_age_days: int | None = None) -> Price | None:
-        from bisect import bisect_right
-
         rows = self.series.get(symbol)
         if not rows:
             return None

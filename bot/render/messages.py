@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
@@ -63,8 +63,6 @@ def show_message(console: Console, row, alerts: list[tuple[str, str]]) -> None:
     if row.transport == "slack":
         console.print(f"[dim]fallback text:[/dim] {escape(payload.get('text', ''))}")
         body = slack_lines(payload.get("blocks", []))
-        from rich.console import Group
-
         console.print(Panel(Group(*body), title="Slack", title_align="left", expand=False))
     else:
         console.print(f"[dim]To:[/dim] {escape(', '.join(payload.get('to', [])))}")

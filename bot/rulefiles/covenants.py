@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ruamel.yaml.nodes import Node, ScalarNode
 
+from bot.domain.expressions import ExpressionError, parse_expression
 from bot.domain.rulebook import NOTIFY_EVENTS, SEVERITIES, AlertOptions, Covenant, Notify, Step
 from bot.domain.variables import VARIABLES
 from bot.errors import Location
@@ -100,8 +101,6 @@ def _formula(sheet: Sheet, node: Node, e: dict[str, Entry]):
 
 
 def _parse_expr(sheet: Sheet, node: ScalarNode, text: str):
-    from bot.domain.expressions import ExpressionError, parse_expression
-
     try:
         expr = parse_expression(text, allowed=frozenset(VARIABLES))
     except ExpressionError as exc:
