@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.alerts import store
 from bot.alerts.tables import AlertStateRow
-from bot.domain.evaluation import evaluate_facility
-from bot.domain.explain import explain_facility
-from bot.domain.market import Market
+from bot.domain.explain import FacilityExplanation
+from bot.domain.model import FacilityData
+from bot.domain.results import CovenantResult
 from bot.domain.rulebook import RuleSet
-from bot.domain.shocks import NO_SHOCKS
 from bot.errors import UsageError
 from bot.notify.escape import slack_escape
 from bot.notify.render import (
@@ -31,7 +30,7 @@ from bot.notify.render import (
 )
 from bot.render.explain import render_explanation
 from bot.slackapp.blocks import text_message
-from bot.store.repository import load_facilities, load_price_book
+from bot.usecases.explain import explain
 
 EXPLAIN_WIDTH = 110  # characters per line of the explain tables (they wrap in Slack beyond that)
 MAX_LISTED = 25  # open breaches listed by `status`
@@ -84,14 +83,10 @@ def status_message(session: Session) -> dict:
     return text_message("\n".join(lines))
 
 
-def _evaluate(session: Session, ruleset: RuleSet, facility_id: str, today: date):
-    found = load_facilities(session, [facility_id])
-    if not found:
-        raise UsageError(f"No facility with id {facility_id!r} is stored.")
-    market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, today, NO_SHOCKS)
-    data = found[0]
-    covenants = list(ruleset.covenants)  # explain says when the next report is due from them
-    return data, explain_facility(data, market, covenants), evaluate_facility(data, market, covenants)
+def _evaluate(session: Session, ruleset: RuleSet, facility_id: str, today: date
+              ) -> tuple[FacilityData, FacilityExplanation, list[CovenantResult]]:
+    """What `covbot explain` computes (the same use case), in the caller's session."""
+    return explain(session.get_bind(), ruleset, facility_id, today, session=session)
 
 
 def facility_message(session: Session, ruleset: RuleSet, facility_id: str, today: date) -> dict:

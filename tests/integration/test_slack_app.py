@@ -388,11 +388,12 @@ def test_an_accepted_click_is_answered_while_the_database_is_held_by_an_evaluati
 
 
 def test_covbot_run_answers_slack_beside_its_jobs(book, slack):
+    from bot.bootstrap import App
     from bot.daemon.scheduler import Service
 
     with book.environment():
         settings = load_settings()
-    service = Service(settings, str(book.rules))
+    service = Service(App(settings), str(book.rules))
     service.start()
     try:
         assert service.slack is not None and service.slack.port
