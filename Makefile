@@ -9,7 +9,7 @@ DEMO_DB := demo.db
 DEMO_ENV := COVBOT_DATABASE_URL=sqlite:///$(DEMO_DB) COVBOT_OUTBOX_DIR=out/demo SLACK_BOT_TOKEN= SMTP_HOST= COVBOT_ENV_FILE=/dev/null
 DEMO_ASOF := 2026-11-20
 
-.PHONY: install install-dev demo test bench bench-quick clean
+.PHONY: install install-dev demo lint test bench bench-quick clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,10 @@ demo: $(STAMP)
 	rm -rf out/demo/rules-tightened && mkdir -p out/demo/rules-tightened && cp rules/*.yaml out/demo/rules-tightened/
 	cp rules/examples/ltv-tightened.yaml out/demo/rules-tightened/ltv.yaml
 	$(DEMO_ENV) $(COVBOT) rules plan out/demo/rules-tightened --current rules/ --as-of $(DEMO_ASOF) || test $$? -eq 3
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -n 2 -q

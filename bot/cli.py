@@ -24,6 +24,7 @@ from bot.commands.common import (
     handle_errors,
     write_sheet,
 )
+from bot.domain.results import Status
 from bot.errors import UsageError
 from bot.render.console import make_console
 
@@ -43,6 +44,10 @@ app.add_typer(db_app, name="db")
 class FailOn(str, Enum):
     breach = "breach"
     warning = "warning"
+
+    @property
+    def status(self) -> Status:
+        return "breach" if self is FailOn.breach else "warning"
 
 
 @app.callback(invoke_without_command=True)
@@ -99,11 +104,11 @@ def check(
     if fail_on is not None and worst is not None:
         from bot.domain.results import SEVERITY_ORDER
 
-        if SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on.value]:
+        if SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on.status]:
             raise typer.Exit(EXIT_FAIL_ON)
 
 
-def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notify):
+def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notify) -> Optional[Status]:
     """`check` keeping the results (tables, sheets, alerts); returns the worst status."""
     from bot.alerts.service import describe_notifications
     from bot.render.console import results_json, results_table, summary_line
@@ -141,7 +146,7 @@ def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notif
     return outcome.worst()
 
 
-def _check_json_streaming(app, rules, as_of, facility, covenant, dry_run):
+def _check_json_streaming(app, rules, as_of, facility, covenant, dry_run) -> Optional[Status]:
     """`check --format json` with nothing to notify: rows printed as computed, memory flat at any
     size; returns the worst status."""
     from bot.domain.results import SEVERITY_ORDER, STATUSES_BY_SEVERITY

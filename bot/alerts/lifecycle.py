@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal, get_args
 
 from bot.alerts.waivers import Waiver
 from bot.domain.results import CovenantResult, SEVERITY_ORDER
@@ -26,10 +27,23 @@ from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import Threshold
 
 STATES = ("inactive", "pending", "firing")
-EVENT_KINDS = (
+EventKind = Literal[
     "firing", "escalated", "improved", "reminder", "resolved",
     "event_of_default", "waived", "waiver_expired",
-)
+]
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
+# The one table from an event kind to its wording in lists (the check report, `covbot history`);
+# the headline of a message is ``bot.notify.render.kind_title``.
+EVENT_WORDS: dict[str, str] = {
+    "firing": "firing", "escalated": "escalated", "improved": "improved", "reminder": "reminder",
+    "resolved": "resolved", "event_of_default": "event of default", "waived": "waived",
+    "waiver_expired": "waiver expired",
+}
+
+
+def event_words(kind: str) -> str:
+    """How an alert event kind (or another audit entry kind) reads in a list."""
+    return EVENT_WORDS.get(kind, kind.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class AlertState:
 
 @dataclass(frozen=True)
 class AlertEvent:
-    kind: str
+    kind: EventKind
     facility_id: str
     covenant_id: str
     status: str  # the alert's status after the event ("ok" for resolved)

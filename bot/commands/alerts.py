@@ -32,6 +32,7 @@ def _when(moment) -> str:
 
 def register(app: typer.Typer) -> None:
     from bot import bootstrap
+    from bot.alerts.lifecycle import event_words
     from bot.commands.common import handle_errors
     from bot.dates import parse_date, today_utc, utc_now
     from bot.store.db import session_scope
@@ -140,7 +141,7 @@ def register(app: typer.Typer) -> None:
         for column in ("At (UTC)", "Covenant", "What", "Test date", "Status", "By", "Detail"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(_when(r.at), escape(r.covenant_id or ""), escape(r.kind.replace("_", " ")),
+            table.add_row(_when(r.at), escape(r.covenant_id or ""), escape(event_words(r.kind)),
                           r.as_of.isoformat() if r.as_of else "", escape(r.status or ""), escape(r.actor or ""),
                           escape(r.detail or ""))
         console.print(table)

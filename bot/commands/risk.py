@@ -12,7 +12,8 @@ import typer
 from rich.markup import escape
 
 from bot.commands.common import OutputFormat, SheetFormat, write_output, write_sheet
-from bot.errors import CovbotError
+from bot.domain.backtest import BacktestInputError
+from bot.errors import CovbotError, UsageError
 
 
 class BacktestFormat(str, Enum):
@@ -118,8 +119,12 @@ def register(app: typer.Typer) -> None:
         first, last = parse_date(start, "--from"), parse_date(end, "--to")
         with bootstrap.app() as app:
             ruleset = app.rules(rules)
-            with DateProgress(make_console(stderr=True), "Back-testing test dates") as progress:
-                report = run_backtest(app.engine, ruleset, start=first, end=last, every=every, progress=progress)
+            try:
+                with DateProgress(make_console(stderr=True), "Back-testing test dates") as progress:
+                    report = run_backtest(app.engine, ruleset, start=first, end=last, every=every, progress=progress)
+            except BacktestInputError as exc:
+                option = {"every": "--every", "end": "--to"}.get(exc.field or "")
+                raise UsageError(f"{option}: {exc}" if option else str(exc)) from None
         if fmt is BacktestFormat.table:
             if output:
                 with open_console(output) as console:

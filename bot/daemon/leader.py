@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from bot.dates import utc_now
@@ -110,7 +110,7 @@ class PostgresLeadership:
 
     def __init__(self, engine: Engine, me: Instance):
         self.engine, self.me = engine, me
-        self._conn = None
+        self._conn: Connection | None = None
         self._key: int | None = None
         self.is_leader = False
 
@@ -136,13 +136,14 @@ class PostgresLeadership:
     def tick(self, now: datetime) -> bool:
         """Heartbeat as leader, or try to become one. Never raises for a lost database."""
         try:
-            if self.is_leader:
+            if self.is_leader and self._conn is not None:
                 self._conn.execute(text("SELECT 1"))  # the lock lives exactly as long as this connection
                 _record_leader(self.engine, self.me, now, taking_over=False)
                 return True
-            if self._conn is None:
-                self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key(self._conn)}).scalar()
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key(conn)}).scalar()
             if got:
                 self.is_leader = True
                 _record_leader(self.engine, self.me, now, taking_over=True)

@@ -101,36 +101,42 @@ class RulesWatcher:
             self._fingerprint = fingerprint(self.path)
             self._seen_digest = content_digest(self.path)
             self._install(load_rules(self.path), now)
-            return self.current
+            return self.live()
+
+    def live(self) -> RuleSet:
+        """The live rule set (loaded at start, then the last good one)."""
+        if self.current is None:
+            raise RuntimeError("no rule set is loaded yet: load_at_start() comes first")
+        return self.current
 
     def poll(self, now: datetime) -> RuleSet:
         """Reload when the files changed; returns the live rule set (the new one, or the last good)."""
         with self._lock:
             seen = fingerprint(self.path)
             if seen == self._fingerprint:
-                return self.current
-            seen = _settled(self.path, seen)
-            if seen is None:  # still being written: look again at the next poll
-                return self.current
-            self._fingerprint = seen
+                return self.live()
+            settled = _settled(self.path, seen)
+            if settled is None:  # still being written: look again at the next poll
+                return self.live()
+            self._fingerprint = settled
             digest = content_digest(self.path)
             if digest == self._seen_digest:
-                return self.current
+                return self.live()
             self._seen_digest = digest
             try:
                 rules = load_rules(self.path)
             except RuleFileError as exc:
                 if content_digest(self.path) != digest:  # changed while being read: judge it next poll
                     self._fingerprint = self._seen_digest = None
-                    return self.current
+                    return self.live()
                 log.error("the changed rule files are not valid; keeping the rules loaded at %s (sha256 %s):\n%s",
-                          self.loaded_at, self.current.digest[:12], "\n".join(f"  {p}" for p in exc.problems))
+                          self.loaded_at, self.live().digest[:12], "\n".join(f"  {p}" for p in exc.problems))
                 if self._on_refused is not None:
                     self._on_refused(digest, exc.problems)
-                return self.current
+                return self.live()
             self._install(rules, now)
             log.info("reloaded the rule files: %d covenants (sha256 %s)", len(rules.covenants), rules.digest[:12])
-            return self.current
+            return self.live()
 
     def _install(self, rules: RuleSet, now: datetime) -> None:
         self.current, self.loaded_at = rules, now  # one assignment: readers see the old or the new set

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -88,7 +89,7 @@ class Service:
         self._work = threading.Lock()  # evaluations, digests and imports one at a time
         self.scheduler: BackgroundScheduler | None = None
         self.slack: SlackListener | None = None  # when Slack is configured
-        self._triggers: dict = {}
+        self._triggers: dict[str, BaseTrigger] = {}
         self.stopping = threading.Event()
 
     @property
@@ -120,7 +121,7 @@ class Service:
         """Record every job's next run at once, so `covbot status` shows a job (the weekly digest)
         before it has ever run."""
         for job in ("evaluate", "digest", "dispatch", "inbox"):
-            if self.scheduler.get_job(job) is None:
+            if self.scheduler is None or self.scheduler.get_job(job) is None:
                 continue
             try:
                 record_job(self.engine, job, self.me.id, next_run=self._next_run(job))
@@ -251,7 +252,7 @@ class Service:
         with self._work:
             now = self.clock()
             routes = default_routes(self.settings.default_slack_channel, self.settings.default_email)
-            digest = build_digest(self.engine, self.watcher.current, as_of, now)
+            digest = build_digest(self.engine, self.watcher.live(), as_of, now)
             queued = queue_digest(self.engine, digest, routes, now)
             log.info(queued.describe(), extra={"as_of": str(as_of)})
 

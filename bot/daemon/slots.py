@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from bot.daemon.tables import SlotRow, write_scope
 from bot.store.db import session_scope
@@ -64,9 +65,9 @@ def finish_slot(engine: Engine, job: str, slot_at: datetime, now: datetime, erro
 def slot_states(engine: Engine, job: str) -> dict[datetime, str]:
     """Every recorded slot of a job and its state."""
     with session_scope(engine) as session:
-        return {r.slot_at: r.state for r in session.scalars(select(SlotRow).where(SlotRow.job == job))}
+        return {r.slot_at: r.state for r in session.scalars(select(SlotRow).where(col(SlotRow.job) == job))}
 
 
 def has_slots(engine: Engine, job: str) -> bool:
     with session_scope(engine) as session:
-        return session.scalar(select(SlotRow.job).where(SlotRow.job == job).limit(1)) is not None
+        return session.scalar(select(col(SlotRow.job)).where(col(SlotRow.job) == job).limit(1)) is not None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from bot.daemon.leader import LEADER_NAME
 from bot.daemon.tables import InstanceRow, JobRow, LeaderRow
@@ -66,10 +67,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _instance_asked(session, now: datetime, pid: int | None, host: str) -> InstanceRow | None:
-    query = select(InstanceRow).where(InstanceRow.host == host, InstanceRow.stopped_at.is_(None))
+    query = select(InstanceRow).where(col(InstanceRow.host) == host, col(InstanceRow.stopped_at).is_(None))
     if pid is not None:
-        query = query.where(InstanceRow.pid == pid)
-    rows = [r for r in session.scalars(query.order_by(InstanceRow.started_at.desc()))
+        query = query.where(col(InstanceRow.pid) == pid)
+    rows = [r for r in session.scalars(query.order_by(col(InstanceRow.started_at).desc()))
             if now - r.heartbeat_at <= STALE_AFTER and _pid_alive(r.pid)]
     return rows[0] if rows else None
 
@@ -93,7 +94,7 @@ def service_status(engine: Engine, now: datetime, *, pid: int | None = None) -> 
                 for r in backlog(session) if r.state == "dead"]
         outbox = counts(session)
     return ServiceStatus(
-        leader=bool(asked is not None and alive and lead.instance == asked.instance),
+        leader=bool(asked is not None and lead is not None and alive and lead.instance == asked.instance),
         instance=None if asked is None else {"host": asked.host, "pid": asked.pid, "started_at": _iso(asked.started_at),
                                              "heartbeat_at": _iso(asked.heartbeat_at)},
         leader_host=lead.host if lead else None,

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Engine, Integer, Text, text
 from sqlmodel import Field, Session, SQLModel
 
 from bot.store.db import session_scope
-from bot.store.types import KeyText, UTCDateTime, optional_text, optional_when
+from bot.store.types import KeyText, UTCDateTime, optional_text, optional_when, table_of
 
 
 
@@ -88,11 +88,11 @@ class RulesNoticeRow(SQLModel, table=True):
 
 
 SERVICE_TABLES = {
-    "service_slots": SlotRow.__table__,
-    "service_jobs": JobRow.__table__,
-    "service_instances": InstanceRow.__table__,
-    "service_leader": LeaderRow.__table__,
-    "service_rules_notices": RulesNoticeRow.__table__,
+    "service_slots": table_of(SlotRow),
+    "service_jobs": table_of(JobRow),
+    "service_instances": table_of(InstanceRow),
+    "service_leader": table_of(LeaderRow),
+    "service_rules_notices": table_of(RulesNoticeRow),
 }
 
 

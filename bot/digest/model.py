@@ -18,7 +18,7 @@ from typing import Iterable, Mapping, Sequence
 from bot.alerts.waivers import Waiver
 from bot.digest.mirage import CollateralView, Mirage, build_mirage
 from bot.digest.trend import Point, direction
-from bot.domain.results import SEVERITY_ORDER, STATUSES, CovenantResult
+from bot.domain.results import CovenantResult, SEVERITY_ORDER, STATUSES, Status
 from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import last_compliant_day
 
@@ -112,7 +112,7 @@ class CovenantLine:
 @dataclass(frozen=True)
 class FacilityLine:
     facility: FacilityInfo
-    worst_status: str
+    worst_status: Status
     worst_headroom: Decimal | None
     covenants: tuple[CovenantLine, ...]  # worst status first, then least headroom
 
@@ -236,7 +236,7 @@ def _covenant_lines(inputs: DigestInputs, covenants: Mapping[str, Covenant]) -> 
         key = (r.facility_id, r.covenant_id)
         now = _point(r.as_of, r)
         history = tuple(_point(d, found.get(key)) for d, found in quarters) + (now,)
-        before = _point(inputs.previous.as_of, previous[key]) if key in previous else None
+        before = _point(inputs.previous.as_of, previous[key]) if inputs.previous and key in previous else None
         oldest = next((p for p in history[:-1] if p.status is not None), None)
         covenant = covenants.get(r.covenant_id)
         out[key] = CovenantLine(
@@ -250,7 +250,7 @@ def _covenant_lines(inputs: DigestInputs, covenants: Mapping[str, Covenant]) -> 
     return out
 
 
-def _worst_status(statuses: Iterable[str]) -> str:
+def _worst_status(statuses: Iterable[Status]) -> Status:
     return max(statuses, key=SEVERITY_ORDER.__getitem__)
 
 

@@ -18,7 +18,9 @@ from bot.alerts.tables import WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.digest.model import Key, PastDigest
 from bot.digest.tables import DIGEST_RUNS
+from bot.store.db import inserted_id
 from bot.store.repository import RESULTS, RUNS
+from bot.store.types import table_of
 
 _IN_CHUNK = 500
 
@@ -36,7 +38,7 @@ def last_digest(session: Session, before: date) -> PastDigest | None:
 def record_digest_run(session: Session, as_of: date, generated_at: datetime, sent_at: datetime | None = None) -> int:
     """Store one digest run; returns its id."""
     stmt = insert(DIGEST_RUNS).values(as_of=as_of, generated_at=generated_at, sent_at=sent_at)
-    return int(session.execute(stmt).inserted_primary_key[0])
+    return inserted_id(session.execute(stmt))
 
 
 def breach_history(session: Session, keys: Iterable[Key], before: date) -> dict[Key, list[tuple[date, str]]]:
@@ -65,6 +67,6 @@ def breach_history(session: Session, keys: Iterable[Key], before: date) -> dict[
 
 def load_waivers(session: Session) -> list[Waiver] | None:
     """The waiver in force (or last in force) per alert; ``None`` when no waivers are kept."""
-    if not inspect(session.connection()).has_table(WaiverRow.__table__.name):
+    if not inspect(session.connection()).has_table(table_of(WaiverRow).name):
         return None
     return sorted(current_waivers(session).values(), key=lambda w: (w.until, w.facility_id, w.covenant_id))

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import Column, Date, Index, Integer
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UTCDateTime, optional_when
+from bot.store.types import UTCDateTime, optional_when, table_of
 
 
 class DigestRunRow(SQLModel, table=True):
@@ -24,4 +24,4 @@ class DigestRunRow(SQLModel, table=True):
     sent_at: dt.datetime | None = optional_when()
 
 
-DIGEST_RUNS = DigestRunRow.__table__
+DIGEST_RUNS = table_of(DigestRunRow)

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import Sequence
 
-from bot.domain.results import SEVERITY_ORDER
+from bot.domain.results import SEVERITY_ORDER, Status
 from bot.notify.render import sparkline
 
 UP, DOWN, FLAT, NONE = "up", "down", "flat", "none"
@@ -27,7 +27,7 @@ class Point:
     """One covenant at one facility on one date; ``status`` None: it was not evaluated then."""
 
     as_of: date
-    status: str | None
+    status: Status | None
     headroom: Decimal | None
 
 

@@ -30,14 +30,21 @@ Pair = tuple[str, str]  # (facility_id, covenant_id)
 
 
 class BacktestInputError(ValueError):
-    """The dates asked for cannot be back-tested."""
+    """The dates asked for cannot be back-tested; ``field`` names the input at fault ("every" for
+    the step, "end" for the last date), so a caller can say it in its own words."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def parse_every(text: str) -> tuple[int, str]:
     """``1w`` → (7, "days"), ``1m`` → (1, "months"), ``1q`` → (3, "months"); also ``2w``, ``6m``."""
     m = _EVERY.match(text.strip().lower())
     if not m or int(m.group(1)) == 0:
-        raise BacktestInputError(f"--every must be 1w, 1m or 1q (a number of weeks, months or quarters), got {text!r}.")
+        raise BacktestInputError(
+            f"the step between test dates must be 1w, 1m or 1q (a number of weeks, months or quarters), got {text!r}.",
+            "every")
     n, unit = int(m.group(1)), m.group(2)
     return (7 * n, "days") if unit == "w" else (n * (3 if unit == "q" else 1), "months")
 
@@ -45,7 +52,7 @@ def parse_every(text: str) -> tuple[int, str]:
 def test_dates(start: date, end: date, every: str) -> list[date]:
     """start, start + step, ... up to end inclusive; month steps count from ``start`` (day clamped)."""
     if end < start:
-        raise BacktestInputError(f"--to ({end}) is before --from ({start}); give a --to on or after --from.")
+        raise BacktestInputError(f"the last test date ({end}) is before the first ({start}).", "end")
     size, unit = parse_every(every)
     dates: list[date] = []
     k = 0
@@ -56,12 +63,12 @@ def test_dates(start: date, end: date, every: str) -> list[date]:
         dates.append(d)
         if len(dates) > MAX_DATES:
             raise BacktestInputError(
-                f"{start} to {end} every {every} is more than {MAX_DATES} test dates; choose a longer step."
+                f"{start} to {end} every {every} is more than {MAX_DATES} test dates; choose a longer step.", "every"
             )
         k += 1
 
 
-test_dates.__test__ = False  # not a pytest test, despite the name
+test_dates.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name
 
 
 def forward_covenants(covenants: Iterable[Covenant]) -> frozenset[str]:
@@ -124,7 +131,7 @@ class PairHistory:
     lead_days: int | None  # first_breach − early_warning
     counts: dict[str, int]  # status → number of test dates
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         def iso(d: date | None) -> str | None:
             return d.isoformat() if d else None
 

@@ -14,7 +14,7 @@ from bot.domain.forecast import FORWARD_VARIABLES, forward_inputs, months_to_bre
 from bot.domain.market import Market
 from bot.domain.metrics import compute_metrics
 from bot.domain.model import FacilityData
-from bot.domain.results import CovenantResult
+from bot.domain.results import CovenantResult, Status
 from bot.domain.rulebook import Covenant
 from bot.domain.variables import NoData, Value
 
@@ -49,12 +49,17 @@ def _evaluate(covenant: Covenant, facility_id: str, values: Mapping[str, Value],
     """evaluate_covenant with every needed variable in ``values``, in the CONTEXT already set."""
     as_of = market.as_of
     threshold = covenant.threshold_at(facility_id, as_of)
-    value = values[covenant.metric] if covenant.metric is not None else covenant.expr.evaluate(values)
+    if covenant.metric is not None:
+        value = values[covenant.metric]
+    else:
+        assert covenant.expr is not None  # a covenant has a metric or an expression (rule files)
+        value = covenant.expr.evaluate(values)
     if isinstance(value, NoData):
         return CovenantResult(
             facility_id, covenant.id, covenant.metric_label, as_of, None, threshold, "no_data", None, value.reason
         )
     assert isinstance(value, Decimal)
+    status: Status
     if not threshold.passes(value):
         status = "breach"
     elif covenant.warn_at is not None and not covenant.warn_at.passes(value):

@@ -74,7 +74,7 @@ class FireSaleRow:
         """outstanding / its own liquidation value under the scenario (None when unknown or 0)."""
         return _ltv(self.outstanding, self.liquidation_value)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "scenario": self.scenario,
             "facility_id": self.facility_id,

@@ -15,6 +15,7 @@ from bot.domain.decimals import CONTEXT, ZERO, divide
 from bot.domain.market import HORIZON_MONTHS, Market
 from bot.domain.model import GpuLot
 from bot.domain.rulebook import Covenant
+from bot.domain.thresholds import Threshold
 from bot.domain.variables import NoData, Value
 
 # the variables a forward DSCR is built from
@@ -84,7 +85,7 @@ def months_to_breach(covenant: Covenant, facility_id: str, inputs: ForwardInputs
     for first, last in zip(starts, ends):
         threshold = covenant.threshold_at(facility_id, dates[first])
 
-        def fails(m: int) -> bool:
+        def fails(m: int, threshold: Threshold = threshold) -> bool:
             return not threshold.passes(forward_dscr(inputs, factors[m]))
 
         if fails(first):
@@ -105,7 +106,7 @@ def months_to_breach(covenant: Covenant, facility_id: str, inputs: ForwardInputs
     return None
 
 
-def _first_failing_guess(threshold, inputs: ForwardInputs, first: int, last: int) -> int | None:
+def _first_failing_guess(threshold: Threshold, inputs: ForwardInputs, first: int, last: int) -> int | None:
     """A binary floating-point estimate of the first failing month in (first, last], or None.
 
     Only a guess to save exact fractional powers (each ~40 µs): the caller confirms it in decimal

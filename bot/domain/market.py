@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
+from typing import overload
 
 from bot.domain.decimals import CONTEXT, ONE, divide
 from bot.domain.model import Price, PriceBook
@@ -80,7 +81,7 @@ class Market:
         self._gpu_marks: dict[str, Mark | NoFreshPrice] = {}
         self._spots: dict[str, Mark | NoFreshPrice] = {}
         self._deflations: dict[str, Deflation] = {}
-        self._growth: dict[Decimal, tuple[Decimal, ...]] = {}
+        self._growth: dict[Decimal, GrowthFactors] = {}
 
     # -- GPUs ---------------------------------------------------------------------------------
     def life(self, gpu_model: str) -> ModelLife:
@@ -170,7 +171,7 @@ class Market:
         return found
 
 
-class GrowthFactors(Sequence):
+class GrowthFactors(Sequence[Decimal]):
     """(1 + rate)^(m/12), m = 0..60, each computed on first use.
 
     A fractional power costs ~40 µs and nearly every facility has its own weighted rate, while a
@@ -188,7 +189,13 @@ class GrowthFactors(Sequence):
     def __len__(self) -> int:
         return HORIZON_MONTHS + 1
 
-    def __getitem__(self, m):
+    @overload
+    def __getitem__(self, m: int) -> Decimal: ...
+
+    @overload
+    def __getitem__(self, m: slice) -> list[Decimal]: ...
+
+    def __getitem__(self, m: int | slice) -> Decimal | list[Decimal]:
         if isinstance(m, slice):
             return [self[i] for i in range(*m.indices(len(self)))]
         found = self._factors[m]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
-from typing import Collection
+from typing import Any, Callable, Collection, Generic, TypeVar, overload
 
 from bot.domain.decimals import CONTEXT, ONE, ZERO, divide
 from bot.domain.forecast import FORWARD_VARIABLES, ForwardInputs, forward_dscr_at, forward_inputs, rental_deflation
@@ -17,6 +17,8 @@ from bot.domain.liquidation import ModelHolding, gpu_liquidation_value, holdings
 from bot.domain.market import Mark, Market, NoFreshPrice
 from bot.domain.model import CryptoHolding, FacilityData, FinancialPeriod, GpuLot
 from bot.domain.variables import VARIABLES, NoData, Value
+
+T = TypeVar("T")
 
 QUARTERS = 4
 YEAR = timedelta(days=366)  # the test period's 12 months, and how long it stands without a new report
@@ -162,9 +164,10 @@ def holdings_at(crypto: Collection[CryptoHolding], as_of: date) -> dict[str, Cry
 def _ratio(numerator: Value, denominator: Value, when_zero: str) -> Value:
     """numerator / denominator; a part without data passes its reason on (numerator first; the
     only part that can lack data in practice is the collateral or crypto side), 0 → ``when_zero``."""
-    for part in (numerator, denominator):
-        if isinstance(part, NoData):
-            return part
+    if isinstance(numerator, NoData):
+        return numerator
+    if isinstance(denominator, NoData):
+        return denominator
     if denominator == 0:
         return NoData(when_zero)
     return divide(numerator, denominator)
@@ -175,17 +178,24 @@ def crypto_shortfall(asset: str, missing: NoFreshPrice) -> str:
 
 
 # -- the variables --------------------------------------------------------------------------------
-class _once:
+class _once(Generic[T]):
     """Like functools.cached_property, without its lock (3.11): computed once per facility."""
 
-    def __init__(self, compute):
+    def __init__(self, compute: Callable[[Any], T]):
         self.compute = compute
         self.name = compute.__name__
 
-    def __get__(self, facility, owner=None):
+    @overload
+    def __get__(self, facility: None, owner: type | None = None) -> _once[T]: ...
+
+    @overload
+    def __get__(self, facility: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, facility: object | None, owner: type | None = None) -> T | _once[T]:
         if facility is None:
             return self
-        value = facility.__dict__[self.name] = self.compute(facility)
+        value: T = self.compute(facility)
+        facility.__dict__[self.name] = value
         return value
 
 
@@ -308,9 +318,10 @@ class _Facility:
     @_once
     def collateral_value(self) -> Value:
         gpu, crypto = self.gpu_value, self.crypto_value
-        for part in (gpu, crypto):
-            if isinstance(part, NoData):
-                return part
+        if isinstance(gpu, NoData):
+            return gpu
+        if isinstance(crypto, NoData):
+            return crypto
         return gpu + crypto
 
     @_once
@@ -338,7 +349,11 @@ class _Facility:
     @_once
     def liquidation_value(self) -> Value:
         gpu, crypto = self.gpu_liquidation_value, self.crypto_liquidation_value
-        return crypto if isinstance(crypto, NoData) else gpu + crypto
+        if isinstance(crypto, NoData):
+            return crypto
+        if isinstance(gpu, NoData):
+            return gpu
+        return gpu + crypto
 
     @_once
     def liquidation_ltv(self) -> Value:

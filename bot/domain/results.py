@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal, get_args
 
 from bot.domain.decimals import to_text
 from bot.domain.thresholds import Threshold
 
-STATUSES = ("ok", "warning", "breach", "no_data")
+Status = Literal["ok", "warning", "breach", "no_data"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 # How bad a status is, for --fail-on and escalation: ok < warning < no_data? No: DOMAIN.md
 # `--fail-on breach|warning` exits 3 "when any status is that bad or worse"; no_data is treated
 # as worse than warning and better than breach (missing data must never pass as ok).
-SEVERITY_ORDER = {"ok": 0, "warning": 1, "no_data": 2, "breach": 3}
-STATUSES_BY_SEVERITY = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))  # index = severity
+SEVERITY_ORDER: dict[Status, int] = {"ok": 0, "warning": 1, "no_data": 2, "breach": 3}
+STATUSES_BY_SEVERITY: tuple[Status, ...] = tuple(sorted(SEVERITY_ORDER, key=SEVERITY_ORDER.__getitem__))  # index = severity
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,13 @@ class CovenantResult:
     as_of: date
     value: Decimal | None
     threshold: Threshold
-    status: str
+    status: Status
     headroom: Decimal | None
     reason: str | None
     months_to_breach: int | None = None
     rental_deflation: Decimal | None = None  # the yearly rate behind months_to_breach (not in the JSON)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         """The documented `covbot check --format json` object."""
         return {
             "facility_id": self.facility_id,

@@ -105,7 +105,7 @@ def plan_scenarios(available: Sequence[Scenario], names: Sequence[str], shock_op
     wanted = list(dict.fromkeys(names))
     if not wanted and not shock_options:
         if not available:
-            problems.append("The rule files define no stress scenarios; name shocks with --shock (e.g. --shock BTC=-65%).")
+            problems.append("The rule files define no stress scenarios; give ad hoc shocks (e.g. BTC=-65%) to run one.")
         chosen = list(available)
     else:
         unknown = [n for n in wanted if n not in known]
@@ -116,7 +116,7 @@ def plan_scenarios(available: Sequence[Scenario], names: Sequence[str], shock_op
             )
         if shock_options and ADHOC in wanted and ADHOC in known:
             problems.append(
-                f"A rule-file scenario is named {ADHOC!r}, the name --shock options use; rename it in the rule files."
+                f"A rule-file scenario is named {ADHOC!r}, the name of the ad hoc shocks; rename it in the rule files."
             )
         chosen = [known[n] for n in wanted if n in known]
         if adhoc:
@@ -171,7 +171,7 @@ class StressRow:
     def newly_breached(self) -> bool:
         return self.stressed.status == "breach" and self.base.status != "breach"
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "scenario": self.scenario,
             "facility_id": self.facility_id,

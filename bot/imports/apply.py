@@ -52,7 +52,7 @@ def _sqlite_date(value: date | None) -> str | None:
 
 def _to_stored(conn: Connection, table: Table, columns: tuple[str, ...]) -> list[Callable[[Any], Any]]:
     """Per column, how a parsed value looks in the database driver's hands."""
-    out = []
+    out: list[Callable[[Any], Any]] = []
     for name in columns:
         column = table.c[name]
         if isinstance(column.type, DecimalText):

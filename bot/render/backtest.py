@@ -16,7 +16,7 @@ from statistics import median
 from typing import Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
 
@@ -49,7 +49,7 @@ class DateProgress:
             console=console, transient=True, disable=not console.is_terminal,
         )
         self._description = description
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> "DateProgress":
         self._progress.start()
@@ -75,7 +75,8 @@ def headline(report: BacktestReport) -> str:
     if breached:
         text += f", {len(seen)} of them with an early warning first"
     if seen:
-        text += f" (median lead {median(h.lead_days for h in seen):g} days, longest {max(h.lead_days for h in seen)})"
+        leads = [h.lead_days for h in seen if h.lead_days is not None]
+        text += f" (median lead {median(leads):g} days, longest {max(leads)})"
     return text + "."
 
 
@@ -206,10 +207,10 @@ def timeline_svg(report: BacktestReport) -> str:
         for start, length, status in _runs(report.timeline.statuses[(fid, cid)]):
             x = LABEL_W + start * cell
             end = dates[start + length - 1]
-            label = HTML_LABEL.get(status, status)
+            what = HTML_LABEL.get(status, status) or ""
             parts.append(
                 f'<rect x="{x:.1f}" y="{y + 2}" width="{cell * length:.1f}" height="{ROW_H - 4}" '
-                f'fill="{COLOURS.get(status, "#ffffff")}"><title>{e(fid)} {e(cid)}: {e(label)} '
+                f'fill="{COLOURS.get(status, "#ffffff")}"><title>{e(fid)} {e(cid)}: {e(what)} '
                 f'{dates[start]} to {end}</title></rect>'
             )
     parts.append("</svg>")

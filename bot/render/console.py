@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.domain.decimals import to_text
-from bot.domain.results import CovenantResult
+from bot.domain.results import CovenantResult, Status
 
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "breach": "bold red", "no_data": "magenta"}
 STATUS_LABEL = {"ok": "ok", "warning": "WARNING", "breach": "BREACH", "no_data": "NO DATA"}
@@ -128,9 +128,10 @@ def results_table(results: list[CovenantResult], title: str, borrowers: dict[str
     return table
 
 
-def summary_line(counts: dict[str, int]) -> str:
+def summary_line(counts: dict[Status, int]) -> str:
     parts = []
-    for status in ("breach", "warning", "no_data", "ok"):
+    order: tuple[Status, ...] = ("breach", "warning", "no_data", "ok")
+    for status in order:
         style = STATUS_STYLE[status]
         parts.append(f"[{style}]{counts.get(status, 0)} {STATUS_LABEL[status].lower().replace('_', ' ')}[/{style}]")
     return " · ".join(parts)

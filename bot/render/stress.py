@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Iterable
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -47,8 +47,10 @@ def deflation_table(deflations: list[Deflation]) -> Table:
 def changes_table(summary: ScenarioSummary, report: StressReport) -> Table:
     s = summary.scenario
     table = Table(title=f"Status changes under {escape(s.name)}", title_justify="left", header_style="bold")
-    for name, justify in (("Facility", "left"), ("Borrower", "left"), ("Covenant", "left"), ("Threshold", "right"),
-                          ("Base", "right"), ("", "left"), ("Stressed", "right"), ("", "left"), ("Flag", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Facility", "left"), ("Borrower", "left"), ("Covenant", "left"), ("Threshold", "right"),
+        ("Base", "right"), ("", "left"), ("Stressed", "right"), ("", "left"), ("Flag", "left"))
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold", max_width=28 if name == "Borrower" else None)
     for r in summary.changed:
         exposure = report.exposures.get(r.facility_id)

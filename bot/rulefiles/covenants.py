@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from ruamel.yaml.nodes import Node, ScalarNode
 
-from bot.domain.expressions import ExpressionError, parse_expression
+from bot.domain.expressions import Expr, ExpressionError, parse_expression
 from bot.domain.rulebook import NOTIFY_EVENTS, SEVERITIES, AlertOptions, Covenant, Notify, Step
+from bot.domain.thresholds import Threshold
 from bot.domain.variables import VARIABLES
 from bot.errors import Location
 from bot.rulefiles import values
@@ -38,15 +39,17 @@ def covenant(sheet: Sheet, node: Node, ids: dict[str, Location]) -> Covenant | N
     warn_at = _optional(e, "warn_at", lambda n: values.threshold(sheet, n, "warn_at"))
     title = _optional(e, "title", lambda n: values.optional_text(sheet, n, "title"))
     types, facility_ids = _applies_to(sheet, e)
-    overrides = {}
+    overrides: dict[str, Threshold] = {}
     if "overrides" in e:
         for facility, entry in (sheet.mapping(e["overrides"].value, "overrides", None) or {}).items():
-            overrides[facility] = values.threshold(sheet, entry.value, f"overrides.{facility}")
+            override = values.threshold(sheet, entry.value, f"overrides.{facility}")
+            if override is not None:  # else reported
+                overrides[facility] = override
     steps = _steps(sheet, e["steps"].value) if "steps" in e else ()
     severity = _severity(sheet, e)
     notify = _notify(sheet, e["notify"].value) if "notify" in e else Notify()
     alert = _alert_options(sheet, e)
-    if len(sheet.problems) > before:
+    if len(sheet.problems) > before or cov_id is None or must_be is None:
         return None
     return Covenant(
         id=cov_id, must_be=must_be, metric=metric, expr=expr, expr_text=expr_text, title=title,
@@ -97,10 +100,11 @@ def _formula(sheet: Sheet, node: Node, e: dict[str, Entry]):
     text = values.text(sheet, value, "expr", 'a formula over the variables (e.g. "crypto_value / outstanding")')
     if text is None:
         return None, None, None
+    assert isinstance(value, ScalarNode)  # values.text gives text for a scalar only
     return None, _parse_expr(sheet, value, text), text
 
 
-def _parse_expr(sheet: Sheet, node: ScalarNode, text: str):
+def _parse_expr(sheet: Sheet, node: ScalarNode, text: str) -> Expr | None:
     try:
         expr = parse_expression(text, allowed=frozenset(VARIABLES))
     except ExpressionError as exc:
@@ -176,7 +180,8 @@ def _notify(sheet: Sheet, node: Node) -> Notify:
     e = sheet.mapping(node, "notify", NOTIFY_KEYS)
     if e is None:
         return Notify()
-    slack = email = ()
+    slack: tuple[str, ...] | None = ()
+    email: tuple[str, ...] | None = ()
     if "slack" in e:
         slack = values.names(sheet, e["slack"].value, "slack", "a Slack channel (#name or id)", "Slack channels")
     if "email" in e:

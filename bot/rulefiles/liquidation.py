@@ -39,10 +39,10 @@ def liquidation(sheet: Sheet, node: Node) -> LiquidationSettings | None:
     entries = {} if is_null(node) else sheet.mapping(node, LABEL, LIQUIDATION_KEYS)
     if entries is None:
         return None
-    horizon = 180
+    horizon: int | None = 180
     if "horizon_days" in entries:
         horizon = values.integer(sheet, entries["horizon_days"].value, f"{LABEL}.horizon_days", 1)
-    default = DEFAULT_SALE_TERMS
+    default: SaleTerms | None = DEFAULT_SALE_TERMS
     if "default" in entries:
         default = _terms(sheet, entries["default"], f"{LABEL}.default", DEFAULT_SALE_TERMS, "the built-in default")
     models: dict[str, SaleTerms] = {}

@@ -79,14 +79,14 @@ class _Collector:
                 self._once_only(sheet, key, entry)
             elif key == "covenants":
                 for item in sheet.sequence(entry.value, "covenants", "covenants") or []:
-                    found = covenant(sheet, item, self.ids)
-                    if found is not None:
-                        self.covenants.append(found)
+                    found_covenant = covenant(sheet, item, self.ids)
+                    if found_covenant is not None:
+                        self.covenants.append(found_covenant)
             else:
                 for item in sheet.sequence(entry.value, "scenarios", "scenarios") or []:
-                    found = scenario(sheet, item, self.names)
-                    if found is not None:
-                        self.scenarios.append(found)
+                    found_scenario = scenario(sheet, item, self.names)
+                    if found_scenario is not None:
+                        self.scenarios.append(found_scenario)
 
     def _once_only(self, sheet: Sheet, key: str, entry) -> None:
         if key in self.once:

@@ -35,7 +35,7 @@ def scenario(sheet: Sheet, node: Node, names: dict[str, Location]) -> Scenario |
     if "title" in e:
         title = values.optional_text(sheet, e["title"].value, "title")
     shocks = shocks_of(sheet, e["shocks"].value) if "shocks" in e else {}
-    if len(sheet.problems) > before:
+    if len(sheet.problems) > before or name is None:
         return None
     return Scenario(name=name, title=title, shocks=shocks)
 

@@ -36,11 +36,11 @@ def valuation(sheet: Sheet, node: Node) -> Valuation | None:
             life = _life(sheet, entry.value, f"valuation.models.{model}", default)
             if life is not None:
                 models[model] = life
-    ages = {}
+    ages: dict[str, int] = {}
     for key, fallback in (("mark_max_age_days", 30), ("crypto_max_age_days", 2)):
-        ages[key] = fallback
-        if key in entries:
-            ages[key] = values.integer(sheet, entries[key].value, f"valuation.{key}", 0)
+        found_age = values.integer(sheet, entries[key].value, f"valuation.{key}", 0) if key in entries else fallback
+        if found_age is not None:
+            ages[key] = found_age
     sale = LiquidationSettings()
     if "liquidation" in entries:
         sale = liquidation(sheet, entries["liquidation"].value) or sale
@@ -53,23 +53,21 @@ def _life(sheet: Sheet, node: Node, label: str, inherit: ModelLife) -> ModelLife
     entries = {} if is_null(node) else sheet.mapping(node, label, LIFE_KEYS)
     if entries is None:
         return None
-    years, residual = inherit.useful_life_years, inherit.residual
-    ok = True
+    years: Decimal | None = inherit.useful_life_years
+    residual: Decimal | None = inherit.residual
     if "useful_life_years" in entries:
         value_node = entries["useful_life_years"].value
         years = values.decimal(sheet, value_node, f"{label}.useful_life_years", _LIFE_EXPECTED)
         if years is not None and years <= 0:
             sheet.error(value_node, f"{label}.useful_life_years: expected {_LIFE_EXPECTED}, got {shown(value_node)}")
             years = None
-        ok = ok and years is not None
     if "residual" in entries:
         value_node = entries["residual"].value
         residual = values.decimal(sheet, value_node, f"{label}.residual", _RESIDUAL_EXPECTED)
         if residual is not None and not (0 <= residual <= 1):
             sheet.error(value_node, f"{label}.residual: expected {_RESIDUAL_EXPECTED}, got {shown(value_node)}")
             residual = None
-        ok = ok and residual is not None
-    return ModelLife(years, residual) if ok else None
+    return ModelLife(years, residual) if years is not None and residual is not None else None
 
 
 def forecast(sheet: Sheet, node: Node) -> ForecastSettings | None:
@@ -77,7 +75,7 @@ def forecast(sheet: Sheet, node: Node) -> ForecastSettings | None:
     entries = {} if is_null(node) else sheet.mapping(node, "forecast", FORECAST_KEYS)
     if entries is None:
         return None
-    default_rate = Decimal("-0.25")
+    default_rate: Decimal | None = Decimal("-0.25")
     if "default_rate" in entries:
         default_rate = rate(sheet, entries["default_rate"].value, "forecast.default_rate")
     rates: dict[str, Decimal] = {}
@@ -86,10 +84,10 @@ def forecast(sheet: Sheet, node: Node) -> ForecastSettings | None:
             found = rate(sheet, entry.value, f"forecast.rates.{model}")
             if found is not None:
                 rates[model] = found
-    max_age = 30
+    max_age: int | None = 30
     if "price_max_age_days" in entries:
         max_age = values.integer(sheet, entries["price_max_age_days"].value, "forecast.price_max_age_days", 0)
-    if len(sheet.problems) > before:
+    if len(sheet.problems) > before or default_rate is None or max_age is None:
         return None
     return ForecastSettings(default_rate=default_rate, rates=rates, price_max_age_days=max_age)
 

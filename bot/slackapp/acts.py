@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.alerts import store
 from bot.alerts.tables import AlertStateRow
@@ -36,17 +38,17 @@ class Acknowledged:
 
 
 def acknowledge(session: Session, facility_id: str, covenant_id: str, user: SlackUser, now: datetime) -> Acknowledged:
-    key = (AlertStateRow.facility_id == facility_id) & (AlertStateRow.covenant_id == covenant_id)
+    key = (col(AlertStateRow.facility_id) == facility_id) & (col(AlertStateRow.covenant_id) == covenant_id)
     result = session.execute(
         update(AlertStateRow)
-        .where(key, AlertStateRow.state == "firing", AlertStateRow.alert_status.is_not(None),
-               AlertStateRow.acknowledged_at.is_(None))
+        .where(key, col(AlertStateRow.state) == "firing", col(AlertStateRow.alert_status).is_not(None),
+               col(AlertStateRow.acknowledged_at).is_(None))
         .values(acknowledged_at=now, acknowledged_by=user.by, acknowledged_user=user.id,
                 acknowledged_status=AlertStateRow.alert_status)
         .execution_options(synchronize_session=False)
     )
     row = session.get(AlertStateRow, (facility_id, covenant_id), populate_existing=True)
-    if result.rowcount == 1 and row is not None:
+    if cast(CursorResult[Any], result).rowcount == 1 and row is not None:
         store.audit(session, "acknowledged", now, facility_id, covenant_id, as_of=row.as_of,
                     status=row.alert_status, actor=user.actor,
                     detail=f"acknowledged from Slack: no reminders while it stays {row.alert_status}")

@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.alerts import store
 from bot.alerts.lifecycle import EVENT_KINDS
@@ -24,8 +25,8 @@ from bot.store.tables import EvaluationResultRow
 
 def threads_of(session: Session, facility_id: str, covenant_id: str) -> list[tuple[str, str]]:
     """(channel id, parent ts) of every Slack thread of the alert."""
-    rows = session.scalars(select(SlackThreadRow).where(SlackThreadRow.facility_id == facility_id,
-                                                        SlackThreadRow.covenant_id == covenant_id))
+    rows = session.scalars(select(SlackThreadRow).where(col(SlackThreadRow.facility_id) == facility_id,
+                                                        col(SlackThreadRow.covenant_id) == covenant_id))
     return [(r.channel_id, r.ts) for r in rows]
 
 
@@ -36,16 +37,16 @@ def summary_of(session: Session, facility_id: str, covenant_id: str, ruleset: Ru
     covenant = ruleset.covenant(covenant_id)
     found = load_facilities(session, [facility_id])
     result = session.scalars(
-        select(EvaluationResultRow).where(EvaluationResultRow.facility_id == facility_id,
-                                          EvaluationResultRow.covenant_id == covenant_id)
-        .order_by(EvaluationResultRow.id.desc()).limit(1)).first()
+        select(EvaluationResultRow).where(col(EvaluationResultRow.facility_id) == facility_id,
+                                          col(EvaluationResultRow.covenant_id) == covenant_id)
+        .order_by(col(EvaluationResultRow.id).desc()).limit(1)).first()
     if state is None or covenant is None or not found or result is None:
         return None
     firing = state.state == "firing" and state.alert_status is not None
     last = session.scalars(
-        select(AuditRow).where(AuditRow.facility_id == facility_id, AuditRow.covenant_id == covenant_id,
-                               AuditRow.kind.in_(EVENT_KINDS))
-        .order_by(AuditRow.id.desc()).limit(1)).first()
+        select(AuditRow).where(col(AuditRow.facility_id) == facility_id, col(AuditRow.covenant_id) == covenant_id,
+                               col(AuditRow.kind).in_(EVENT_KINDS))
+        .order_by(col(AuditRow.id).desc()).limit(1)).first()
     waiver = store.current_waivers(session, [(facility_id, covenant_id)]).get((facility_id, covenant_id))
     in_force = waiver if waiver is not None and waiver.until >= today and firing else None
     since = store.status_since(session, facility_id, covenant_id) or result.as_of

@@ -13,6 +13,7 @@ from datetime import date
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.alerts import store
 from bot.alerts.tables import AlertStateRow
@@ -30,7 +31,8 @@ from bot.notify.render import (
 )
 from bot.render.explain import render_explanation
 from bot.slackapp.blocks import text_message
-from bot.usecases.explain import explain
+from bot.usecases.evaluate import book_in
+from bot.usecases.explain import explain_in
 
 EXPLAIN_WIDTH = 110  # characters per line of the explain tables (they wrap in Slack beyond that)
 MAX_LISTED = 25  # open breaches listed by `status`
@@ -55,15 +57,17 @@ def _e(text: object) -> str:
 
 
 def status_message(session: Session) -> dict:
-    counts = dict(session.execute(select(AlertStateRow.status, func.count()).group_by(AlertStateRow.status)).all())
+    counts: dict[str | None, int] = {
+        status: n for status, n in session.execute(
+            select(col(AlertStateRow.status), func.count()).group_by(col(AlertStateRow.status))).all()}
     if not counts:
         return text_message("No covenant has been evaluated with alerts yet (run `covbot check` or `covbot run`).")
     latest = session.scalar(select(func.max(AlertStateRow.as_of)))
     order = ("breach", "no_data", "warning", "ok")
     parts = [f"{counts.get(s, 0)} {STATUS_WORDS[s]}" for s in order if counts.get(s)]
     breaches = session.scalars(
-        select(AlertStateRow).where(AlertStateRow.state == "firing", AlertStateRow.alert_status == "breach")
-        .order_by(AlertStateRow.facility_id, AlertStateRow.covenant_id)).all()
+        select(AlertStateRow).where(col(AlertStateRow.state) == "firing", col(AlertStateRow.alert_status) == "breach")
+        .order_by(col(AlertStateRow.facility_id), col(AlertStateRow.covenant_id))).all()
     lines = [f"*Covenants by status* (latest test date {latest}): " + ", ".join(parts) + "."]
     if breaches:
         lines.append(f"*Open breaches ({len(breaches)})*")
@@ -86,7 +90,7 @@ def status_message(session: Session) -> dict:
 def _evaluate(session: Session, ruleset: RuleSet, facility_id: str, today: date
               ) -> tuple[FacilityData, FacilityExplanation, list[CovenantResult]]:
     """What `covbot explain` computes (the same use case), in the caller's session."""
-    return explain(session.get_bind(), ruleset, facility_id, today, session=session)
+    return explain_in(book_in(session), ruleset, facility_id, today)
 
 
 def facility_message(session: Session, ruleset: RuleSet, facility_id: str, today: date) -> dict:

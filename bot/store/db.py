@@ -1,7 +1,7 @@
 """Engines, schema upgrades and sessions.
 
-``open_database(url)`` is what the application calls: it connects, creates or upgrades the schema
-(Alembic, the scripts in bot/migrations) and returns the engine. Every failure to reach or migrate
+``open_database(url)`` is what the composition root (``bot.bootstrap``) calls: it connects, creates
+or upgrades the schema (Alembic, the scripts in bot/migrations) and returns the engine. Every failure to reach or migrate
 the database becomes a ``StorageError`` whose message names the database without its password.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
@@ -142,6 +142,14 @@ def open_database(url: str, **kwargs: Any) -> Engine:
     if current_revisions(engine) != head_revisions():
         upgrade(engine)
     return engine
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key of the row an INSERT statement's ``result`` added."""
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    if key is None:
+        raise ValueError("not the result of an INSERT of one row")
+    return int(key[0])
 
 
 def writer(engine: Engine) -> Engine:

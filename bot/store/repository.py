@@ -28,6 +28,7 @@ from bot.domain.model import (
 )
 from bot.domain.results import CovenantResult
 from bot.domain.thresholds import Threshold
+from bot.store.db import inserted_id
 from bot.store.tables import (
     BalanceRow,
     CryptoRow,
@@ -38,22 +39,22 @@ from bot.store.tables import (
     GpuLotRow,
     PriceRow,
 )
-from bot.store.types import DecimalText
+from bot.store.types import DecimalText, table_of
 
 _IN_CHUNK = 500  # ids per IN (...) list: well inside every backend's parameter limit
 _INSERT_CHUNK = 5000
 _ALL_CHUNK = 5000  # facilities per read when the whole book is loaded at once
 
-FACILITIES: Table = FacilityRow.__table__
-RUNS: Table = EvaluationRun.__table__
-RESULTS: Table = EvaluationResultRow.__table__
+FACILITIES: Table = table_of(FacilityRow)
+RUNS: Table = table_of(EvaluationRun)
+RESULTS: Table = table_of(EvaluationResultRow)
 
 # (domain record, table, columns after facility_id that order a facility's rows)
 _CHILDREN = (
-    ("balances", Balance, BalanceRow.__table__, ("as_of",)),
-    ("financials", FinancialPeriod, FinancialRow.__table__, ("period_end",)),
-    ("gpu_lots", GpuLot, GpuLotRow.__table__, ("lot_id",)),
-    ("crypto", CryptoHolding, CryptoRow.__table__, ("asset", "as_of")),
+    ("balances", Balance, table_of(BalanceRow), ("as_of",)),
+    ("financials", FinancialPeriod, table_of(FinancialRow), ("period_end",)),
+    ("gpu_lots", GpuLot, table_of(GpuLotRow), ("lot_id",)),
+    ("crypto", CryptoHolding, table_of(CryptoRow), ("asset", "as_of")),
 )
 
 
@@ -173,7 +174,7 @@ class BookReader:
             for i, convert in converters:
                 if values[i] is not None:
                     values[i] = convert(values[i])
-            record = new(record_type)
+            record: Any = new(record_type)
             record.__dict__.update(zip(names, values))
             append(record)
         return out
@@ -246,7 +247,7 @@ def facility_types(session: Session) -> set[str]:
 
 def load_price_book(session: Session) -> PriceBook:
     """Every stored price, by symbol and date."""
-    prices = _rows(session, Price, PriceRow.__table__, order=("symbol", "date"))
+    prices = _rows(session, Price, table_of(PriceRow), order=("symbol", "date"))
     return PriceBook.from_prices(prices)
 
 
@@ -263,11 +264,11 @@ def save_evaluation(
     finished_at: datetime | None = None,
 ) -> int:
     """Store one evaluation run and its results (bulk inserts); returns the run id."""
-    run_id = session.execute(
+    run_id = inserted_id(session.execute(
         insert(RUNS).values(
             kind=kind, as_of=as_of, started_at=started_at, finished_at=None, rules_digest=rules_digest
         )
-    ).inserted_primary_key[0]
+    ))
     batch: list[dict] = []
     for r in results:
         batch.append(_result_row(run_id, r))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import DecimalText, KeyText, UTCDateTime
+from bot.store.types import DecimalText, KeyText, UTCDateTime, table_of
 
 
 def _money(nullable: bool = False):
@@ -129,15 +129,15 @@ class EvaluationResultRow(SQLModel, table=True):
 
 # The tables that hold loan data, in the order an import writes them (parents first).
 DATA_TABLES = {
-    "facilities": FacilityRow.__table__,
-    "balances": BalanceRow.__table__,
-    "financials": FinancialRow.__table__,
-    "gpu_lots": GpuLotRow.__table__,
-    "crypto_holdings": CryptoRow.__table__,
-    "prices": PriceRow.__table__,
+    "facilities": table_of(FacilityRow),
+    "balances": table_of(BalanceRow),
+    "financials": table_of(FinancialRow),
+    "gpu_lots": table_of(GpuLotRow),
+    "crypto_holdings": table_of(CryptoRow),
+    "prices": table_of(PriceRow),
 }
 ALL_TABLES = {
     **DATA_TABLES,
-    "evaluation_runs": EvaluationRun.__table__,
-    "evaluation_results": EvaluationResultRow.__table__,
+    "evaluation_runs": table_of(EvaluationRun),
+    "evaluation_results": table_of(EvaluationResultRow),
 }

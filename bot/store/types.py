@@ -11,9 +11,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, DateTime, Text
-from sqlmodel import Field
+from sqlalchemy import Column, Date, DateTime, Table, Text
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel does not declare ``__table__`` to type checkers)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class DecimalText(TypeDecorator):

@@ -13,7 +13,6 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from bot.domain.backtest import (
-    BacktestInputError,
     PairHistory,
     Timeline,
     analyse,
@@ -22,7 +21,6 @@ from bot.domain.backtest import (
     test_dates,
 )
 from bot.domain.rulebook import RuleSet
-from bot.errors import UsageError
 from bot.usecases.evaluate import open_book
 
 
@@ -50,10 +48,7 @@ def run_backtest(
     every: str = "1m",
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestReport:
-    try:
-        dates = test_dates(start, end, every)
-    except BacktestInputError as exc:
-        raise UsageError(str(exc)) from None
+    dates = test_dates(start, end, every)  # BacktestInputError: the caller says which input is wrong
     with open_book(engine) as book:
         facilities = book.facilities()
         prices = book.prices

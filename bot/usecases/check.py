@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 
 from bot.domain.model import Facility, FacilityData
-from bot.domain.results import SEVERITY_ORDER, CovenantResult
+from bot.domain.results import SEVERITY_ORDER, CovenantResult, Status
 from bot.domain.rulebook import RuleSet
 from bot.store.db import session_scope
 from bot.store.repository import count_facilities, facility_id_ranges, save_evaluation
@@ -34,13 +34,13 @@ class CheckOutcome:
     # (filled by notify_after_check; empty without notifications or for a dry run)
     waived: dict[tuple[str, str], date] = field(default_factory=dict)
 
-    def worst(self) -> str | None:
+    def worst(self) -> Status | None:
         if not self.results:
             return None
         return max((r.status for r in self.results), key=SEVERITY_ORDER.__getitem__)
 
-    def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in SEVERITY_ORDER}
+    def counts(self) -> dict[Status, int]:
+        out: dict[Status, int] = {s: 0 for s in SEVERITY_ORDER}
         for r in self.results:
             out[r.status] += 1
         return out

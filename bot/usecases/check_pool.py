@@ -16,8 +16,9 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date
+from multiprocessing.context import BaseContext
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine
@@ -44,7 +45,7 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: Sequence[Covenant],
+def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: list[Covenant],
                   as_of: date, render: Callable[[CovenantResult], str], separator: str) -> None:
     engine = open_engine()  # its own connections: none is shared with the parent
     with open_book(engine) as book:
@@ -65,7 +66,7 @@ def _evaluate_run(first: str, last: str) -> RenderedRun:
     return _worker["separator"].join(rows), len(rows), worst
 
 
-def _context():
+def _context() -> BaseContext:
     # fork: workers start at once and inherit the loaded modules and the rule set; the parent
     # has no open database connection and has flushed its output when it forks (see run_parallel)
     methods = multiprocessing.get_all_start_methods()
@@ -89,9 +90,9 @@ def run_parallel(
     sys.stderr.flush()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_start_worker,
-        initargs=(open_engine, ruleset, tuple(covenants), as_of, render, separator),
+        initargs=(open_engine, ruleset, list(covenants), as_of, render, separator),
     ) as pool:
-        pending: deque = deque()
+        pending: deque[Future[RenderedRun]] = deque()
         todo = iter(ranges)
         limit = workers * IN_FLIGHT_PER_WORKER
         try:

@@ -51,6 +51,7 @@ def build_digest(engine: Engine, ruleset: RuleSet, as_of: date, generated_at: da
             f = data.facility
             values = compute_metrics(data, market, COLLATERAL)
             outstanding = values["outstanding"]
+            assert isinstance(outstanding, Decimal)  # always known: the latest balance, else the facility's
             facilities[f.facility_id] = FacilityInfo(f.facility_id, f.borrower, f.facility_type, f.currency, outstanding)
             collateral.append(CollateralView(
                 f.facility_id, f.borrower, f.currency, outstanding,

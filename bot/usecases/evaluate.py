@@ -71,6 +71,11 @@ class Book:
         return BookReader(self.session).between(first, last)
 
 
+def book_in(session: Session) -> Book:
+    """The book as read in ``session`` (the caller's transaction)."""
+    return Book(session, load_price_book(session))
+
+
 @contextmanager
 def open_book(engine: Engine, session: Session | None = None) -> Iterator[Book]:
     """The book in a read transaction (or in ``session``, to store results in the same one)."""

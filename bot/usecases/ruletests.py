@@ -102,7 +102,7 @@ def parse_test_file(path: Path) -> TestFile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(sheet, 1, 1, f"cannot read the rule test file: {exc}")
+        raise _fail(sheet, 1, 1, f"cannot read the rule test file: {exc}") from None
     root = read_yaml(sheet, text)
     if root is None:
         _raise_if(sheet)
@@ -185,7 +185,7 @@ def _text(sheet: Sheet, node: Node, label: str) -> str:
     if not is_text(node):
         sheet.error(node, f"{label}: expected text")
         return ""
-    return node.value
+    return str(node.value)
 
 
 def _fail(sheet: Sheet, line: int, column: int, message: str) -> CovbotError:
@@ -276,6 +276,7 @@ def _value_matches(expected: str, value: Decimal | None) -> bool:
         return False
     if expected.startswith("~"):
         target = Decimal(expected[1:])
-        places = max(0, -target.as_tuple().exponent)
+        exponent = target.as_tuple().exponent
+        places = max(0, -exponent) if isinstance(exponent, int) else 0
         return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN) == target
     return value == Decimal(expected)

@@ -114,7 +114,7 @@ class FakeSmtpServer:
     def refuse_next(self, reply: str, *, times: int = 1, stage: str = "data") -> None:
         """Answer ``reply`` (e.g. ``"451 4.3.0 Try again later"``) to the next ``times`` messages,
         at ``stage`` ``"rcpt"`` or ``"data"``."""
-        if stage not in ("rcpt", "data") or not reply[:1] in ("4", "5"):
+        if stage not in ("rcpt", "data") or reply[:1] not in ("4", "5"):
             raise ValueError("a refusal is a 4xx or 5xx reply at the rcpt or data stage")
         with self._lock:
             self._refusals.extend([Refusal(reply, stage)] * times)

@@ -105,8 +105,8 @@ def test_html_and_csv_outputs_to_a_file(demo_db, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--from", "2026-01-01", "--to", "2025-01-01"], "before --from"),
-    (["--from", "2026-01-01", "--to", "2026-02-01", "--every", "1d"], "--every must be"),
+    (["--from", "2026-01-01", "--to", "2025-01-01"], "--to: the last test date (2025-01-01) is before the first"),
+    (["--from", "2026-01-01", "--to", "2026-02-01", "--every", "1d"], "--every: the step between test dates must be"),
     (["--from", "01/01/2026", "--to", "2026-02-01"], "--from must be a date"),
 ])
 def test_bad_dates_are_usage_errors(demo_db, args, words):

@@ -68,7 +68,7 @@ def stop(proc: subprocess.Popen) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise AssertionError("covbot run did not stop within 15 s of SIGTERM")
+            raise AssertionError("covbot run did not stop within 15 s of SIGTERM") from None
     return proc.returncode
 
 

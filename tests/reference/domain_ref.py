@@ -930,7 +930,7 @@ def fire_sale(data_dir, rules_path, as_of, scenarios=None, shocks=None, everyone
         with localcontext(PRECISION):
             q_total = {}
             for fid in foreclosed:
-                for model, (q, v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
+                for model, (q, _v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
                     q_total[model] = q_total.get(model, ZERO) + q
             for fid in foreclosed:
                 outstanding = _outstanding(p, fid, T)
@@ -942,7 +942,7 @@ def fire_sale(data_dir, rules_path, as_of, scenarios=None, shocks=None, everyone
                     row["reason"] = crypto.reason
                 else:
                     gpu = ZERO
-                    for model, (q, v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
+                    for model, (_q, v) in _model_q_and_v(p, rules, fid, T, scenario_shocks).items():
                         gpu += _sold(rules, model, v, q_total[model])
                     value = gpu + crypto
                     recovery = min(outstanding, value)

@@ -46,9 +46,9 @@ def test_quarterly_dates_step_three_calendar_months():
 
 
 @pytest.mark.parametrize("start, end, every, words", [
-    (date(2026, 2, 1), date(2026, 1, 1), "1m", "before --from"),
-    (date(2026, 1, 1), date(2026, 2, 1), "1d", "--every must be"),
-    (date(2026, 1, 1), date(2026, 2, 1), "0w", "--every must be"),
+    (date(2026, 2, 1), date(2026, 1, 1), "1m", "is before the first"),
+    (date(2026, 1, 1), date(2026, 2, 1), "1d", "step between test dates must be"),
+    (date(2026, 1, 1), date(2026, 2, 1), "0w", "step between test dates must be"),
 ])
 def test_impossible_dates_are_refused(start, end, every, words):
     with pytest.raises(BacktestInputError, match=words):
