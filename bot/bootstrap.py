@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -29,13 +30,12 @@ from bot.dates import utc_now
 from bot.domain.rulebook import RuleSet
 from bot.errors import StorageError, UsageError
 from bot.notify import templates
-from bot.notify.dispatcher import DispatchReport, Dispatcher
-from bot.notify.email import EmailTransport
-from bot.notify.file_outbox import FileOutbox
-from bot.notify.slack import SlackTransport
 from bot.rulefiles.loader import load_rules
 from bot.store.db import make_engine, open_database, session_scope, upgrade
 from bot.store.repository import facility_types
+
+if TYPE_CHECKING:
+    from bot.notify.dispatcher import DispatchReport, Dispatcher
 
 
 class App:
@@ -112,6 +112,8 @@ class App:
     def dispatcher(self) -> Dispatcher:
         """The outbox dispatcher with the configured transports (Slack and SMTP when set; the file
         outbox always)."""
+        from bot.notify.dispatcher import Dispatcher, EmailTransport, FileOutbox, SlackTransport  # only to deliver
+
         s = self.settings
         slack = SlackTransport.from_settings(s, sdk_retries=0) if s.slack_bot_token is not None else None
         email = EmailTransport.from_settings(s) if s.smtp_host else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
 from sqlalchemy import Engine
@@ -35,12 +35,16 @@ def market_for(prices: PriceBook, ruleset: RuleSet, as_of: date, shocks: Shocks 
     return Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks)
 
 
-@dataclass(frozen=True)
 class Book:
-    """The stored loan book, read in one transaction: the price book and a reader of facilities."""
+    """The stored loan book, read in one transaction: the price book (read on first use) and a
+    reader of facilities."""
 
-    session: Session
-    prices: PriceBook
+    def __init__(self, session: Session):
+        self.session = session
+
+    @cached_property
+    def prices(self) -> PriceBook:
+        return load_price_book(self.session)
 
     def market(self, ruleset: RuleSet, as_of: date, shocks: Shocks = NO_SHOCKS) -> Market:
         return market_for(self.prices, ruleset, as_of, shocks)
@@ -73,7 +77,7 @@ class Book:
 
 def book_in(session: Session) -> Book:
     """The book as read in ``session`` (the caller's transaction)."""
-    return Book(session, load_price_book(session))
+    return Book(session)
 
 
 @contextmanager
@@ -81,7 +85,7 @@ def open_book(engine: Engine, session: Session | None = None) -> Iterator[Book]:
     """The book in a read transaction (or in ``session``, to store results in the same one)."""
     scope = session_scope(engine) if session is None else nullcontext(session)
     with scope as s:
-        yield Book(s, load_price_book(s))
+        yield Book(s)
 
 
 def chosen_covenants(ruleset: RuleSet, covenant_ids: Iterable[str] | None) -> list[Covenant]:
