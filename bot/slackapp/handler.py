@@ -20,7 +20,6 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
-from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import Engine

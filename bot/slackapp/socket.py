@@ -32,7 +32,7 @@ class SocketListener:
         self.app = app
         self.client = SocketModeClient(app_token=app_token, web_client=WebClient(base_url=base_url, timeout=10),
                                        logger=_sdk_log, auto_reconnect_enabled=True)
-        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
+        self.client.socket_mode_request_listeners.append(self._on_request)
 
     def _on_request(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         answer = None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from bot.store.repository import RESULTS, RUNS
@@ -40,6 +41,7 @@ def prune_results(session: Session, today: date, keep_days: int) -> Pruned:
     results = 0
     for start in range(0, len(old), _CHUNK):
         chunk = old[start:start + _CHUNK]
-        results += session.execute(delete(RESULTS).where(RESULTS.c.run_id.in_(chunk))).rowcount or 0
+        deleted = cast(CursorResult[Any], session.execute(delete(RESULTS).where(RESULTS.c.run_id.in_(chunk))))
+        results += deleted.rowcount or 0
         session.execute(delete(RUNS).where(RUNS.c.id.in_(chunk)))
     return Pruned(len(old), results, cutoff)

@@ -20,6 +20,10 @@ from bot.domain.rulebook import Covenant, RuleSet
 from bot.errors import Problem, UsageError
 from bot.usecases.evaluate import evaluations
 from bot.usecases.rule_hints import facility_type_warnings
+from bot.domain.decimals import to_text
+from bot.domain.market import Market
+from bot.domain.metrics import compute_metrics
+from bot.domain.model import FacilityData, PriceBook
 
 # What a rule edit may change in a covenant, in the words the plan shows (compared in this order).
 _FIELDS = (
@@ -59,9 +63,7 @@ class StatusChange:
     old_threshold: str | None
     new_threshold: str | None
 
-    def as_json(self) -> dict:
-        from bot.domain.decimals import to_text
-
+    def as_json(self) -> dict[str, object]:
         return {
             "facility_id": self.facility_id, "covenant_id": self.covenant_id,
             "from_status": self.from_status, "to_status": self.to_status, "value": to_text(self.value),
@@ -91,7 +93,7 @@ class Plan:
     new_path: str = ""
     facilities: int = 0  # how many stored facilities were evaluated
 
-    def transitions(self) -> Counter:
+    def transitions(self) -> Counter[tuple[str | None, str | None]]:
         """How many pairs move from one status to another, e.g. {("ok", "breach"): 3}."""
         return Counter((c.from_status, c.to_status) for c in self.changes)
 
@@ -123,7 +125,7 @@ def plan_rules(engine: Engine, new: RuleSet, current: RuleSet, as_of: date, *, n
     outstanding: dict[str, tuple[str, Decimal]] = {}
     after: dict[tuple[str, str], CovenantResult] = {}
 
-    def remember(chunk) -> None:
+    def remember(chunk: list[FacilityData]) -> None:
         for data in chunk:
             outstanding[data.facility_id] = (data.facility.currency, _outstanding(data, new, as_of))
 
@@ -143,7 +145,8 @@ def plan_rules(engine: Engine, new: RuleSet, current: RuleSet, as_of: date, *, n
     )
 
 
-def _status_changes(before: dict, after: dict) -> list[StatusChange]:
+def _status_changes(before: dict[tuple[str, str], CovenantResult], after: dict[tuple[str, str], CovenantResult]
+                    ) -> list[StatusChange]:
     out = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -152,6 +155,7 @@ def _status_changes(before: dict, after: dict) -> list[StatusChange]:
         if from_status == to_status:
             continue
         shown = b if b is not None else a
+        assert shown is not None  # the key came from one of them
         out.append(StatusChange(
             key[0], key[1], from_status, to_status, shown.value,
             str(a.threshold) if a else None, str(b.threshold) if b else None,
@@ -169,11 +173,9 @@ def _exposure(facility_ids: set[str], outstanding: dict[str, tuple[str, Decimal]
     return Exposure(moved, dict(sorted(totals.items())))
 
 
-def _outstanding(data, rules: RuleSet, as_of: date) -> Decimal:
+def _outstanding(data: FacilityData, rules: RuleSet, as_of: date) -> Decimal:
     """The facility's outstanding at T, as the `outstanding` variable reads it."""
-    from bot.domain.market import Market
-    from bot.domain.metrics import compute_metrics
-    from bot.domain.model import PriceBook
-
     market = Market(PriceBook.from_prices([]), rules.valuation, rules.forecast, as_of)
-    return compute_metrics(data, market, ["outstanding"])["outstanding"]
+    outstanding = compute_metrics(data, market, ["outstanding"])["outstanding"]
+    assert isinstance(outstanding, Decimal)  # always known: the latest balance, else the facility's
+    return outstanding

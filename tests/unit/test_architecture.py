@@ -15,9 +15,8 @@ from pathlib import Path
 BOT = Path(__file__).resolve().parents[2] / "bot"
 CLI_LAYER = {"cli", "commands"}  # the command line may import lazily, to start fast
 MAX_IMPORTS_IN_FUNCTIONS = 25  # below the command line
-# Issue 12 removes the alerts ⇄ notify cycle (the outbox tables, the renderers' AlertEvent, the
-# dispatcher's audit rows); until it lands this one pair is allowed. Delete it with that fix.
-ALLOWED_CYCLES = [{"alerts", "notify"}]
+# No cycle is allowed (issue 12 removed the last one, alerts ⇄ notify).
+ALLOWED_CYCLES: list[set[str]] = []
 
 
 def _unit(module: str) -> str | None:
