@@ -20,7 +20,6 @@ from bot.domain.metrics import (
     BookValue,
     TestPeriod,
     compute_metrics,
-    counted_periods,
     crypto_shortfall,
     find_test_period,
     holdings_at,
