@@ -223,14 +223,18 @@ def rules_plan(
 ) -> None:
     """What a rule edit would change: covenants and every facility × covenant status (exit 3 when any moves)."""
     from bot.usecases.plan import plan_rules
+    from bot.usecases.rule_hints import facility_type_warnings
     from bot.render.plan import plan_json, render_plan
 
     from bot import bootstrap
 
     t = as_of_date(as_of)
     with bootstrap.app() as app:
-        plan = plan_rules(app.engine, app.rules(new), app.rules(current), t, new_path=new,
-                          current_path=app.rules_path(current), stored_types=app.stored_facility_types())
+        new_rules = app.rules(new)  # read first: an invalid NEW is the usual exit 2
+        current_rules = app.rules(current)
+        plan = plan_rules(app.engine, current_rules, new_rules, t)
+        plan.current_path, plan.new_path = app.rules_path(current), new
+        plan.warnings = facility_type_warnings(app.stored_facility_types(), new)
     if fmt is OutputFormat.json:
         typer.echo(plan_json(plan))
         for warning in plan.warnings:

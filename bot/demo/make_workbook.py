@@ -27,10 +27,7 @@ from openpyxl.styles import Font
 
 from bot.imports import fields
 from bot.imports.spec import SPECS
-import re
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 HERE = Path(__file__).resolve().parent
 PORTFOLIO = HERE / "portfolio"

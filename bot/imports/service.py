@@ -22,8 +22,6 @@ from bot.imports.validate import ParsedFile, parse_file, parse_records
 from bot.imports.workbook import read_workbook, refused
 from bot.store.db import error_reason, safe_url, writer
 from bot.store.tables import DATA_TABLES
-from bot.imports.validate import parse_records
-from bot.imports.workbook import read_workbook, refused
 
 Progress = Callable[[str, int, int], None]
 FILE_NAMES = tuple(SPECS)

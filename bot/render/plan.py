@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Console, JustifyMethod
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -83,11 +83,9 @@ def render_plan(console: Console, plan) -> None:
         console.print("[green]No status would change.[/green]")
         return
     table = Table(title="Statuses that would change", title_justify="left", header_style="bold")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("Facility", "left"), ("Covenant", "left"), ("From", "left"), ("To", "left"),
-        ("Value", "right"), ("Threshold (current → new)", "right"))
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name in ("Facility", "Covenant", "From", "To", "Value", "Threshold (current → new)"):
+        table.add_column(name, justify="right" if name in ("Value", "Threshold (current → new)") else "left",
+                         no_wrap=True)
     for c in plan.changes:
         table.add_row(escape(c.facility_id), escape(c.covenant_id), _status(c.from_status), _status(c.to_status),
                       human_number(c.value), f"{c.old_threshold or _NONE} → {c.new_threshold or _NONE}")

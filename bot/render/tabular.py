@@ -22,10 +22,6 @@ from openpyxl.utils import get_column_letter
 
 from bot.domain.decimals import to_text
 from bot.errors import CovbotError
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 # How a column is shown in the sheet: text, a decimal number, a fraction shown as a percentage,
 # a whole number, or a status (coloured).

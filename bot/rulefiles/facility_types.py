@@ -16,13 +16,12 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.domain.suggest import did_you_mean
 from bot.errors import Location, Problem
+from bot.rulefiles.loader import rule_files
 from bot.rulefiles.yamlnodes import Sheet, is_text, read_yaml
 
 
 def facility_type_references(path: str | Path) -> list[tuple[str, Location]]:
     """Every ``applies_to.facility_type`` value in the rule files, with where it is written."""
-    from bot.rulefiles.loader import rule_files
-
     found: list[tuple[str, Location]] = []
     for file in rule_files(path)[0]:
         sheet = Sheet(str(file))
@@ -63,6 +62,5 @@ def _items(node: Node | None) -> list[Node]:
 
 
 def _names(node: Node | None) -> list[ScalarNode]:
-    if isinstance(node, ScalarNode) and is_text(node):
-        return [node]
-    return [n for n in _items(node) if isinstance(n, ScalarNode) and is_text(n)]
+    items = [node] if isinstance(node, ScalarNode) else _items(node)
+    return [n for n in items if isinstance(n, ScalarNode) and is_text(n)]

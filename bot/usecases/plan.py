@@ -9,24 +9,25 @@ facility × covenant whose status would differ, with counts and the exposure mov
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.domain.results import CovenantResult
-from bot.domain.rulebook import Covenant, RuleSet
-from bot.errors import Problem, UsageError
-from bot.usecases.evaluate import evaluations
-from bot.usecases.rule_hints import facility_type_warnings
 from bot.domain.decimals import to_text
 from bot.domain.market import Market
 from bot.domain.metrics import compute_metrics
 from bot.domain.model import FacilityData, PriceBook
+from bot.domain.results import CovenantResult
+from bot.domain.rulebook import Covenant, RuleSet
+from bot.errors import Problem, UsageError
+from bot.usecases.evaluate import evaluations
 
 # What a rule edit may change in a covenant, in the words the plan shows (compared in this order).
-_FIELDS = (
+_FIELDS: tuple[tuple[str, Callable[[Covenant], Any]], ...] = (
     ("metric", lambda c: c.metric_label),
     ("must_be", lambda c: c.must_be),
     ("warn_at", lambda c: c.warn_at),
@@ -63,7 +64,7 @@ class StatusChange:
     old_threshold: str | None
     new_threshold: str | None
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, str | None]:
         return {
             "facility_id": self.facility_id, "covenant_id": self.covenant_id,
             "from_status": self.from_status, "to_status": self.to_status, "value": to_text(self.value),
@@ -88,8 +89,8 @@ class Plan:
     changes: list[StatusChange]
     into_breach: Exposure  # facilities with a covenant moving into breach (from any other status)
     out_of_breach: Exposure  # facilities with a covenant leaving breach
-    warnings: list[Problem] = field(default_factory=list)
-    current_path: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # e.g. facility types no stored facility has
+    current_path: str = ""  # as given, for people
     new_path: str = ""
     facilities: int = 0  # how many stored facilities were evaluated
 
@@ -116,21 +117,16 @@ def covenant_changes(current: RuleSet, new: RuleSet) -> list[CovenantChange]:
     return out
 
 
-def plan_rules(engine: Engine, new: RuleSet, current: RuleSet, as_of: date, *, new_path: str, current_path: str,
-               stored_types: set[str] | None) -> Plan:
+def plan_rules(engine: Engine, current: RuleSet, new: RuleSet, as_of: date) -> Plan:
     """Evaluate the stored book at ``as_of`` under both rule sets and compare; stores nothing."""
-    before: dict[tuple[str, str], CovenantResult] = {
-        (r.facility_id, r.covenant_id): r for r in evaluations(engine, current, as_of)
-    }
+    before = {(r.facility_id, r.covenant_id): r for r in evaluations(engine, current, as_of)}
     outstanding: dict[str, tuple[str, Decimal]] = {}
-    after: dict[tuple[str, str], CovenantResult] = {}
 
     def remember(chunk: list[FacilityData]) -> None:
         for data in chunk:
             outstanding[data.facility_id] = (data.facility.currency, _outstanding(data, new, as_of))
 
-    for r in evaluations(engine, new, as_of, on_facilities=remember):
-        after[(r.facility_id, r.covenant_id)] = r
+    after = {(r.facility_id, r.covenant_id): r for r in evaluations(engine, new, as_of, on_facilities=remember)}
     if not outstanding:
         raise UsageError("No facility is stored, so a plan would show nothing; import the book first (covbot import).")
     changes = _status_changes(before, after)
@@ -140,13 +136,12 @@ def plan_rules(engine: Engine, new: RuleSet, current: RuleSet, as_of: date, *, n
         changes=changes,
         into_breach=_exposure({c.facility_id for c in changes if c.to_status == "breach"}, outstanding),
         out_of_breach=_exposure({c.facility_id for c in changes if c.from_status == "breach"}, outstanding),
-        warnings=facility_type_warnings(stored_types, new_path),
-        current_path=str(current_path), new_path=str(new_path), facilities=len(outstanding),
+        facilities=len(outstanding),
     )
 
 
-def _status_changes(before: dict[tuple[str, str], CovenantResult], after: dict[tuple[str, str], CovenantResult]
-                    ) -> list[StatusChange]:
+def _status_changes(before: dict[tuple[str, str], CovenantResult],
+                    after: dict[tuple[str, str], CovenantResult]) -> list[StatusChange]:
     out = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -155,9 +150,8 @@ def _status_changes(before: dict[tuple[str, str], CovenantResult], after: dict[t
         if from_status == to_status:
             continue
         shown = b if b is not None else a
-        assert shown is not None  # the key came from one of them
         out.append(StatusChange(
-            key[0], key[1], from_status, to_status, shown.value,
+            key[0], key[1], from_status, to_status, shown.value if shown else None,
             str(a.threshold) if a else None, str(b.threshold) if b else None,
         ))
     return out
@@ -174,8 +168,7 @@ def _exposure(facility_ids: set[str], outstanding: dict[str, tuple[str, Decimal]
 
 
 def _outstanding(data: FacilityData, rules: RuleSet, as_of: date) -> Decimal:
-    """The facility's outstanding at T, as the `outstanding` variable reads it."""
+    """The facility's outstanding at T, as the `outstanding` variable reads it (always a value)."""
     market = Market(PriceBook.from_prices([]), rules.valuation, rules.forecast, as_of)
-    outstanding = compute_metrics(data, market, ["outstanding"])["outstanding"]
-    assert isinstance(outstanding, Decimal)  # always known: the latest balance, else the facility's
-    return outstanding
+    value = compute_metrics(data, market, ["outstanding"])["outstanding"]
+    return value if isinstance(value, Decimal) else Decimal(0)
