@@ -59,6 +59,14 @@ def handle_errors(fn):
         except CovbotError as exc:
             _err(str(exc))
             raise typer.Exit(EXIT_FAILURE)
+        except Exception as exc:  # a damaged or failing database: a sentence, not a traceback
+            from bot.store.db import describe_failure
+
+            message = describe_failure(exc)
+            if message is None:
+                raise
+            _err(message)
+            raise typer.Exit(EXIT_FAILURE)
 
     return wrapper
 

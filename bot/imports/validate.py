@@ -59,12 +59,17 @@ def _check_header(spec: FileSpec, csv: CsvRecords) -> dict[str, int] | None:
     return positions if ok else None
 
 
+def _as_given(parser, value: str) -> str:
+    """The value a parser sees: stripped, except for parsers that judge the spaces themselves."""
+    return value if getattr(parser, "unstripped", False) else value.strip()
+
+
 def _row_problems(spec: FileSpec, line: int, values: list[str], order: list[int]) -> list[Problem]:
     """Every value problem of one row (the slow path, taken only when the row is invalid)."""
     problems = []
     for (name, parser), index in zip(spec.columns, order):
         try:
-            parser(values[index].strip())
+            parser(_as_given(parser, values[index]))
         except FieldError as error:
             problems.append(Problem(Location(spec.name, line, index + 1), f"{name}: {error}"))
     return problems
@@ -82,6 +87,7 @@ def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
     order = [positions[name] - 1 for name in spec.column_names]
     in_order = order == list(range(width))
     parsers = [parser for _, parser in spec.columns]
+    raw = [getattr(parser, "unstripped", False) for parser in parsers]
     n_keys = len(spec.key)
     problems, rows, lines = out.problems, out.rows, out.lines
     seen: dict[tuple, int] = {}
@@ -92,7 +98,8 @@ def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
             continue
         ordered = values if in_order else [values[i] for i in order]
         try:
-            row = tuple([parse(value.strip()) for parse, value in zip(parsers, ordered)])
+            row = tuple([parse(value if keep else value.strip())
+                         for parse, keep, value in zip(parsers, raw, ordered)])
         except FieldError:
             problems += _row_problems(spec, line, values, order)
             continue

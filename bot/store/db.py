@@ -48,6 +48,25 @@ def error_reason(exc: BaseException, url: Any = None) -> str:
     return first.rstrip(".")
 
 
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk i/o error")
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """One sentence for a database error that escaped a command (None: not a database error).
+
+    A damaged SQLite file (a corrupted page, a file that is not a database) says so and points at
+    the backup; anything else from the driver is named by its first line."""
+    import sqlite3
+
+    if not isinstance(exc, (DBAPIError, sqlite3.DatabaseError)):
+        return None
+    reason = error_reason(exc)
+    if any(word in reason.lower() for word in _DAMAGED):
+        return (f"The database file is damaged ({reason}); covbot cannot read it. Restore it from a backup "
+                "(or re-import the CSV files into a new database).")
+    return f"The database failed: {reason}."
+
+
 def _sqlite_pragmas(dbapi_connection, _record, *, wal: bool) -> None:
     # Own the transactions (see "begin" below) so reads and writes share one snapshot.
     dbapi_connection.isolation_level = None
@@ -64,7 +83,8 @@ def make_engine(url: str, *, connect_args: dict | None = None, **kwargs: Any) ->
     """An engine for ``url``. SQLite gets foreign keys on, and WAL for files; nothing connects yet."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect time
+    except (ArgumentError, ValueError):
         raise StorageError("The database URL is not one covbot understands "
                            "(expected e.g. sqlite:///covbot.db or postgresql+psycopg://user@host/db).") from None
     args = dict(connect_args or {})
