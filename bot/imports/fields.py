@@ -81,7 +81,7 @@ def symbol(value: str) -> str:
 
 def _bounded(value: str) -> Decimal:
     """``value`` (already known to be a plain decimal) within the digits covbot accepts."""
-    if len(value) > MAX_INTEGER_DIGITS + 1:  # short values cannot break a bound: skip the split
+    if len(value) > MAX_INTEGER_DIGITS:  # short values cannot break a bound: skip the split
         whole, _, fraction = value.lstrip("+-").partition(".")
         if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
             raise FieldError(f"has more than {MAX_INTEGER_DIGITS} digits before the decimal point, got "
