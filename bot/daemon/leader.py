@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 
 from bot.dates import utc_now
 from bot.errors import CovbotError
-from bot.daemon.tables import InstanceRow, LeaderRow, write_scope
+from bot.daemon.tables import InstanceRow, LeaderRow
+from bot.store.db import write_scope
 
 log = logging.getLogger("covbot.leader")
 LEADER_NAME = "covbot"

@@ -28,7 +28,8 @@ from bot.config import Settings
 from bot.domain.rulebook import RuleSet
 from bot.errors import Problem, RuleFileError
 from bot.rulefiles.loader import load_rules, rule_files
-from bot.daemon.tables import RulesNoticeRow, write_scope
+from bot.daemon.tables import RulesNoticeRow
+from bot.store.db import write_scope
 
 log = logging.getLogger("covbot.rules")
 

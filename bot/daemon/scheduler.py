@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -223,9 +223,23 @@ class Service:
             work(slot)
         except Exception as exc:
             finish_slot(self.engine, job, slot, self.clock(), error=str(exc) or type(exc).__name__)
+            self._retry_soon(job)
             raise
         finish_slot(self.engine, job, slot, self.clock())
         return slot
+
+    def _retry_soon(self, job: str) -> None:
+        """A failed slot is tried again after COVBOT_SLOT_RETRY_SECONDS (unless a newer slot comes first)."""
+        if self.scheduler is None or self.stopping.is_set():
+            return
+        at = self.clock() + timedelta(seconds=self.settings.slot_retry_seconds)
+        upcoming = self._next_run(job)
+        if upcoming is None or at < upcoming:
+            try:
+                self.scheduler.modify_job(job, next_run_time=at)
+                log.info("%s: the failed slot is tried again at %s", job, at.isoformat(), extra={"job": job})
+            except Exception:  # the scheduler is shutting down
+                log.debug("could not schedule a retry of %s", job)
 
     def evaluate(self, as_of) -> object:
         """One evaluation with the live rule set (reloaded first if the files changed), then notify."""

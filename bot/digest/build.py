@@ -35,10 +35,10 @@ def build_digest(settings: Settings, *, rules_path: str | None, as_of: date, now
 
 def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: datetime) -> Digest:
     from bot.usecases.check import iter_evaluations
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import load_price_book
 
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         previous = last_digest(session, as_of)
         market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, as_of)
 
@@ -65,7 +65,7 @@ def digest_from_engine(engine, ruleset: RuleSet, as_of: date, generated_at: date
         previous_results = quarters.get(previous.as_of) or list(iter_evaluations(engine, ruleset, previous.as_of))
 
     breached = [(r.facility_id, r.covenant_id) for r in current if r.status == "breach"]
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         history = breach_history(session, breached, as_of)
         waivers = load_waivers(session)
 

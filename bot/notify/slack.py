@@ -254,7 +254,14 @@ class SlackTransport:
     def _call(self, action: str, method, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         try:
-            return method(**kwargs)
+            response = method(**kwargs)
+            if not isinstance(response.data, dict):  # a JSON array, say: a proxy's or a broken answer
+                raise _NotSlack(response.status_code, type(response.data).__name__)
+            return response
+        except _NotSlack as exc:
+            error = _not_slack(action, exc.status, exc.what)
+        except AttributeError:  # slack_sdk reading a body that is JSON but not an object (an array)
+            error = _not_slack(action, 200, "JSON that is not an object")
         except SlackApiError as exc:
             error = self._api_error(action, exc)
         except (URLError, http.client.HTTPException, socket.timeout, TimeoutError,
@@ -271,7 +278,11 @@ class SlackTransport:
     def _api_error(self, action: str, exc: SlackApiError) -> DeliveryError:
         response = exc.response
         status = getattr(response, "status_code", 200)
-        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        raw = getattr(response, "data", None)
+        if status < 400 and (not isinstance(raw, dict) or "ok" not in raw
+                             or str(raw.get("error", "")).startswith(_SDK_NOT_JSON)):  # HTML from a gateway...
+            return _not_slack(action, status, "HTML or text" if not isinstance(raw, list) else "a JSON array")
+        data = raw if isinstance(raw, dict) else {}
         code = str(data.get("error") or f"HTTP {status}")
         why = _EXPLANATIONS.get(code, code)
         detail = _details(data)
@@ -292,6 +303,22 @@ class SlackTransport:
         if len(self._secret) >= 8 and self._secret in message:
             return type(error)(message.replace(self._secret, "**********"), retry_after=error.retry_after)
         return error
+
+
+_SDK_NOT_JSON = "Received a response in a non-JSON format"  # slack_sdk's words for a body it cannot parse
+
+
+class _NotSlack(Exception):
+    def __init__(self, status: int, what: str):
+        self.status, self.what = status, what
+
+
+def _not_slack(action: str, status: int, what: str) -> DeliveryError:
+    """An answer that is not a Slack API answer (HTML from a proxy, a JSON array): something between
+    covbot and Slack misbehaved, which passes; worth trying again, never a dead letter at once."""
+    return RetryableDeliveryError(
+        f"Could not {action}: the answer (HTTP {status}, {what}) was not a Slack API answer; "
+        "a proxy or gateway may be in the way.")
 
 
 def _details(data: dict[str, Any]) -> str:

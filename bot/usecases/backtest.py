@@ -49,7 +49,7 @@ def run_backtest(
     every: str = "1m",
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestReport:
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import load_facilities, load_price_book
 
     try:
@@ -57,7 +57,7 @@ def run_backtest(
     except BacktestInputError as exc:
         raise UsageError(str(exc)) from None
     ruleset = load_ruleset(settings, rules_path)
-    with session_scope(open_engine(settings)) as session:
+    with read_scope(open_engine(settings)) as session:
         facilities = load_facilities(session)
         prices = load_price_book(session)
     timeline = evaluate_timeline(facilities, prices, ruleset, dates, progress)

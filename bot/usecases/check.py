@@ -97,11 +97,11 @@ def iter_evaluations(
     from bot.domain.evaluation import evaluate_facility
     from bot.domain.market import Market
     from bot.domain.shocks import NO_SHOCKS
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import iter_facility_chunks, load_facilities, load_price_book
 
     covenants = _chosen_covenants(ruleset, covenant_ids)
-    with session_scope(engine) if session is None else nullcontext(session) as session:
+    with read_scope(engine) if session is None else nullcontext(session) as session:
         prices = load_price_book(session)
         market = Market(prices, ruleset.valuation, ruleset.forecast, as_of, shocks or NO_SHOCKS)
         if facility_ids is not None:
@@ -195,7 +195,7 @@ def stream_check(
     if dry_run and rendered is not None and facility_ids is None:
         if _dry_run_in_parallel(settings, engine, ruleset, as_of, covenant_ids, rendered):
             return None
-    with session_scope(engine) as session:
+    with session_scope(engine, read_only=dry_run) as session:
         results = iter_evaluations(
             engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids, session=session,
         )
@@ -256,14 +256,14 @@ def _dry_run_in_parallel(settings: Settings, engine, ruleset: RuleSet, as_of: da
                          covenant_ids: Iterable[str] | None, rendered: RenderedRows) -> bool:
     """Run the dry run on worker processes; False (nothing done) for a small book or one CPU."""
     from bot.usecases import check_pool
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import count_facilities, facility_id_ranges
 
     covenants = _chosen_covenants(ruleset, covenant_ids)
     workers = min(check_pool.available_cpus(), check_pool.MAX_WORKERS)
     if workers < 2:
         return False
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         if count_facilities(session) < check_pool.MIN_FACILITIES:
             return False
         ranges = facility_id_ranges(session, check_pool.RUN_SIZE)
@@ -278,12 +278,12 @@ def explain(settings: Settings, *, rules_path: str | None, facility_id: str, as_
     from bot.domain.explain import explain_facility
     from bot.domain.market import Market
     from bot.domain.shocks import NO_SHOCKS
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import load_facilities, load_price_book
 
     ruleset = load_ruleset(settings, rules_path)
     engine = open_engine(settings)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         found = load_facilities(session, [facility_id])
         if not found:
             raise UsageError(f"No facility with id {facility_id!r} is stored; import it first.")

@@ -44,11 +44,11 @@ def _start_worker(url: str, ruleset: RuleSet, covenants: Sequence[Covenant], as_
                   render: Callable[[CovenantResult], str], separator: str) -> None:
     from bot.domain.market import Market
     from bot.domain.shocks import NO_SHOCKS
-    from bot.store.db import make_engine, session_scope
+    from bot.store.db import make_engine, read_scope
     from bot.store.repository import load_price_book
 
     engine = make_engine(url)  # its own connections: none is shared with the parent
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         prices = load_price_book(session)
     _worker.update(
         engine=engine, covenants=list(covenants), render=render, separator=separator,
@@ -58,10 +58,10 @@ def _start_worker(url: str, ruleset: RuleSet, covenants: Sequence[Covenant], as_
 
 def _evaluate_run(first: str, last: str) -> RenderedRun:
     from bot.domain.evaluation import evaluate_facility
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import load_facility_range
 
-    with session_scope(_worker["engine"]) as session:
+    with read_scope(_worker["engine"]) as session:
         chunk = load_facility_range(session, first, last)
     market, covenants, render = _worker["market"], _worker["covenants"], _worker["render"]
     severity = SEVERITY_ORDER.__getitem__

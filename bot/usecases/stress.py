@@ -57,7 +57,7 @@ def run_stress(
     shock_options: Sequence[str] = (),
     chunk_size: int = 2000,
 ) -> StressReport:
-    from bot.store.db import session_scope
+    from bot.store.db import read_scope
     from bot.store.repository import iter_facility_chunks, load_price_book
 
     ruleset = load_ruleset(settings, rules_path)
@@ -71,7 +71,7 @@ def run_stress(
     models: set[str] = set()
     held_models: set[str] = set()
     pledged: set[str] = set()
-    with session_scope(open_engine(settings)) as session:
+    with read_scope(open_engine(settings)) as session:
         prices = load_price_book(session)
         base_market = Market(prices, ruleset.valuation, ruleset.forecast, as_of)
         markets = [
