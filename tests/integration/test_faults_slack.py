@@ -3,7 +3,7 @@ items 3, 7 and 8), against the local fake Slack Web API."""
 
 from __future__ import annotations
 
-import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from bot.errors import RetryableDeliveryError
 from bot.notify.slack import SlackTransport
-from tests.fakes import running_slack_api
+from tests.fakes import StoredMessage, running_slack_api
 
 UTC = timezone.utc
 ODD_BODIES = {"html": "<html><body>Gateway says hi</body></html>", "json array": ["ok", True]}
@@ -43,3 +43,94 @@ def test_an_answer_that_is_not_slacks_is_worth_retrying(slack, kind, method):
     assert slack.token not in str(caught.value)
     # and the next try goes through
     assert t.post("C0ALERTS", "hello").channel_id == "C0ALERTS"
+
+
+# -- item 3: the in-doubt lookup covers its time window, however busy the channel ------------------
+
+def test_a_message_behind_250_others_is_still_found(slack):
+    t = transport(slack)
+    first_try = time.time()
+    mine = t.post("C0ALERTS", "the alert", metadata={"notification_id": "n-busy"})
+    for i in range(250):  # a busy channel: others talk after covbot's message
+        slack.messages.append(StoredMessage("C0ALERTS", f"{time.time() + 1:.0f}.{900000 + i:06d}", f"chatter {i}"))
+    found = t.find_by_notification_id("C0ALERTS", "n-busy", oldest=first_try - 300)
+    assert found is not None and found.ts == mine.ts
+    pages = slack.calls("conversations.history")
+    assert len(pages) >= 3 and all(float(p.params["oldest"]) <= first_try for p in pages)
+    assert t.find_by_notification_id("C0ALERTS", "never-posted", oldest=first_try - 300) is None
+
+
+# -- item 8: Retry-After per channel, for every message, across dispatchers -------------------------
+
+class VirtualClock:
+    def __init__(self):
+        self.t = 1000.0
+        self.slept: list[float] = []
+        self.start = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+
+    def clock(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.t - 1000.0)
+
+
+@pytest.fixture
+def queued(tmp_path, slack):
+    """Three messages queued for one channel and one for another; a dispatcher factory."""
+    from bot.config import Settings
+    from bot.notify import outbox
+    from bot.notify.dispatcher import Dispatcher
+    from bot.store.db import open_database, session_scope
+
+    engine = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    vclock = VirtualClock()
+    with session_scope(engine) as session:
+        for i in range(3):
+            outbox.enqueue_slack(session, "C0ALERTS", f"alert {i}", kind="alert", now=vclock.now())
+        outbox.enqueue_slack(session, "C0GENERAL", "elsewhere", kind="alert", now=vclock.now())
+    settings = Settings(_env_file=None, slack_bot_token=slack.token, slack_api_url=slack.base_url,
+                        slack_min_interval_seconds=1, dispatch_backoff_seconds=0.1)
+
+    def dispatcher(clock: VirtualClock = vclock) -> Dispatcher:
+        return Dispatcher(engine, settings, slack=transport(slack), clock=clock.clock, sleep=clock.sleep,
+                          now=clock.now)
+
+    yield engine, vclock, dispatcher
+    engine.dispose()
+
+
+def test_retry_after_holds_every_message_of_the_channel(slack, queued):
+    engine, vclock, dispatcher = queued
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)
+    report = dispatcher().run(budget_seconds=120)
+    assert report.sent == 4 and report.dead == 0
+    posts = slack.calls("chat.postMessage")
+    assert len(posts) == 5
+    # after the 429, the next post to C0ALERTS came only once 30 s had passed (not 1 s later)
+    assert max(vclock.slept) >= 29.9
+    # and a message that Slack refused is not looked for in the history before its next try
+    assert slack.calls("conversations.history") == []
+
+
+def test_retry_after_reaches_another_dispatcher_through_the_database(slack, queued):
+    from bot.alerts.tables import OutboxRow
+    from bot.store.db import read_scope
+    from sqlalchemy import select
+
+    engine, vclock, dispatcher = queued
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)
+    dispatcher().run(budget_seconds=5)  # gives up waiting: the rest stays queued
+    with read_scope(engine) as session:
+        rows = list(session.scalars(select(OutboxRow).where(OutboxRow.route == "C0ALERTS")))
+    held = vclock.now() + timedelta(seconds=20)
+    assert rows and all(r.state != "sent" and r.next_attempt_at >= held for r in rows)
+    other_process = VirtualClock()
+    other_process.t = vclock.t + 1
+    before = len(slack.calls("chat.postMessage"))
+    dispatcher(other_process).run(budget_seconds=None)  # what is due now, elsewhere: not C0ALERTS
+    assert all(p.params["channel"] != "C0ALERTS" for p in slack.calls("chat.postMessage")[before:])

@@ -69,13 +69,12 @@ def test_a_busy_database_is_retried_with_backoff_then_refused_in_a_sentence(tmp_
     monkeypatch.setattr(sqlite_locking, "BUSY_TIMEOUT_MS", 50)
     monkeypatch.setattr(sqlite_locking, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4))
     path = tmp_path / "c.db"
-    open_database(f"sqlite:///{path}").dispose()
+    engine = open_database(f"sqlite:///{path}")
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     released = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
-    released.start()
-    engine = open_database(f"sqlite:///{path}")
     started = time.monotonic()
+    released.start()
     with session_scope(engine) as session:  # waits, retries, then gets it
         session.execute(text("DELETE FROM service_slots"))
     assert time.monotonic() - started >= 0.3
