@@ -1,7 +1,12 @@
 """The inbox (COVBOT_INBOX): CSV and Excel drops imported all-or-nothing, then evaluated.
 
-A drop is a sub-folder of CSV files (made elsewhere and moved in whole), a single ``*.csv`` file
-or a single ``*.xlsx`` workbook (a sheet per contract file). Drops are taken in name order. Each is imported in one transaction; then it moves to
+A drop is a sub-folder of CSV files (made elsewhere and moved in whole: the recommended drop), a
+single ``*.csv`` file or a single ``*.xlsx`` workbook (a sheet per contract file). A single file may
+still be being written, so it is taken only once it has settled — its modification time is at least
+``COVBOT_INBOX_SETTLE_SECONDS`` old (any write moves it, so neither size nor content changed
+meanwhile) and, for a CSV file, it ends with a newline — or at once when a marker ``NAME.ready``
+(e.g. ``prices.csv.ready``) appears beside it; the marker goes with the drop.
+Drops are taken in name order. Each is imported in one transaction; then it moves to
 ``done/`` or ``failed/`` inside the inbox. A failed drop keeps its files in a folder of its own
 under ``failed/`` with ``error.txt`` beside them: a folder drop ``failed/<drop>/``, a single file
 ``failed/<file stem>/<file>``. A name already taken there gets a ``-<UTC time>`` suffix.
@@ -11,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from bot.config import Settings
-from bot.errors import CovbotError
+from bot.errors import CovbotError, UsageError
 
 log = logging.getLogger("covbot.inbox")
 DONE, FAILED = "done", "failed"
@@ -31,14 +37,43 @@ class DropOutcome:
     message: str
 
 
-def pending_drops(inbox: Path) -> list[Path]:
-    """Drops waiting in the inbox, in name order (hidden entries and done/failed skipped)."""
+READY_SUFFIX = ".ready"
+
+
+def ready_marker(file: Path) -> Path:
+    return file.with_name(file.name + READY_SUFFIX)
+
+
+def settled(file: Path, settle_seconds: float, wall_now: float | None = None) -> bool:
+    """A single-file drop is complete: marked ready, or unchanged for ``settle_seconds`` and (a CSV
+    file) ending with a newline (a writer cut off mid-line never counts)."""
+    if ready_marker(file).exists():
+        return True
+    try:
+        stat = file.stat()
+        if (wall_now if wall_now is not None else time.time()) - stat.st_mtime < settle_seconds:
+            return False
+        if stat.st_size == 0:
+            return False
+        if file.suffix.lower() != ".csv":  # a workbook is a zip: no last line to look at
+            return True
+        with file.open("rb") as handle:
+            handle.seek(-1, 2)
+            return handle.read(1) == b"\n"
+    except OSError:  # gone or unreadable meanwhile: not yet
+        return False
+
+
+def pending_drops(inbox: Path, settle_seconds: float = 0.0, wall_now: float | None = None) -> list[Path]:
+    """Drops waiting in the inbox, in name order (hidden entries, done/failed, markers and files
+    that have not settled yet skipped)."""
     if not inbox.is_dir():
         return []
     return sorted(
         p for p in inbox.iterdir()
         if not p.name.startswith((".", "~$")) and p.name not in (DONE, FAILED)  # ~$: Excel's lock file
-        and (p.is_dir() or (p.is_file() and p.suffix.lower() in (".csv", ".xlsx")))
+        and (p.is_dir() or (p.is_file() and p.suffix.lower() in (".csv", ".xlsx")
+                             and settled(p, settle_seconds, wall_now)))
     )
 
 
@@ -70,9 +105,10 @@ def _move_failed(drop: Path, inbox: Path, error: str, now: datetime) -> Path:
 
 
 def process_drop(settings: Settings, drop: Path, inbox: Path, now: datetime) -> DropOutcome:
-    """Import one drop (all or nothing) and move it to done/ or failed/."""
+    """Import one drop (all or nothing) and move it to done/ or failed/ (its marker removed)."""
     from bot.usecases.check import import_data
 
+    ready_marker(drop).unlink(missing_ok=True)  # taken: a marker left behind would mean nothing
     try:
         summary = import_data(settings, drop)
     except CovbotError as exc:
@@ -84,13 +120,21 @@ def process_drop(settings: Settings, drop: Path, inbox: Path, now: datetime) -> 
     return DropOutcome(drop.name, True, target, str(summary))
 
 
+def check_inbox(settings: Settings) -> None:
+    """The inbox folder must exist: a mistyped COVBOT_INBOX is never created silently."""
+    if settings.inbox and not Path(settings.inbox).is_dir():
+        raise UsageError(f"COVBOT_INBOX={settings.inbox!r} is not an existing folder; create it (or correct "
+                         "the setting): covbot does not create the inbox itself, so a typo cannot hide drops.")
+
+
 def process_inbox(settings: Settings, now: datetime, after_import: Callable[[], None] | None = None) -> list[DropOutcome]:
     """Every pending drop, in name order; ``after_import`` (an evaluation) runs once if any was imported."""
     inbox = Path(settings.inbox) if settings.inbox else None
     if inbox is None:
         return []
-    inbox.mkdir(parents=True, exist_ok=True)
-    outcomes = [process_drop(settings, drop, inbox, now) for drop in pending_drops(inbox)]
+    check_inbox(settings)
+    outcomes = [process_drop(settings, drop, inbox, now)
+                for drop in pending_drops(inbox, settings.inbox_settle_seconds)]
     if after_import is not None and any(o.imported for o in outcomes):
         after_import()
     return outcomes

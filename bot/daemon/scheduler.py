@@ -96,6 +96,9 @@ class Service:
 
         if not Path(self.rules_path).exists():
             raise UsageError(f"The rules path {self.rules_path!r} does not exist; give --rules PATH or set COVBOT_RULES.")
+        from bot.daemon.inbox import check_inbox
+
+        check_inbox(self.settings)  # a mistyped COVBOT_INBOX is refused at start, never created
         self.leadership.acquire_at_start()  # SQLite: a second instance is refused here
         try:
             leadership.register_instance(self.engine, self.me, self.rules_path)
