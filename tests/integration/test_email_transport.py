@@ -278,7 +278,7 @@ def test_an_echoed_auth_command_reaches_neither_the_database_nor_the_output(tmp_
     assert "refused the login" in result.output
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        stored = " ".join(str(row) for table in ("outbox", "alert_audit")
+        stored = " ".join(str(row) for table in ("outbox", "alert_audit", "delivery_log")
                           for row in conn.exec_driver_sql(f"SELECT * FROM {table}").fetchall())
     engine.dispose()
     assert "AUTH" in stored

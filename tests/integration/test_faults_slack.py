@@ -118,7 +118,7 @@ def test_retry_after_holds_every_message_of_the_channel(slack, queued):
 
 
 def test_retry_after_reaches_another_dispatcher_through_the_database(slack, queued):
-    from bot.alerts.tables import OutboxRow
+    from bot.notify.tables import OutboxRow
     from bot.store.db import read_scope
     from sqlalchemy import select
 
