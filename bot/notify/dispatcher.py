@@ -118,13 +118,16 @@ class Dispatcher:
         self._deadline = started + budget_seconds if budget_seconds is not None else float("inf")
         waiting_allowed = budget_seconds is not None
         while True:
+            looked_at = self.now()
             with session_scope(self.engine) as session:
-                due = outbox.claim_due(session, self.now())
+                due = outbox.claim_due(session, looked_at)
             if not due:
                 if not waiting_allowed:
                     break
                 with session_scope(self.engine) as session:
-                    next_at = outbox.next_due_at(session, after=self.now())
+                    # after the instant claimed for, not "now": a message that fell due in between
+                    # is found (wait 0) instead of ending the dispatch with it still queued
+                    next_at = outbox.next_due_at(session, after=looked_at)
                 if next_at is None:
                     break
                 wait = max(0.0, (next_at - self.now()).total_seconds())

@@ -134,3 +134,26 @@ def test_retry_after_reaches_another_dispatcher_through_the_database(slack, queu
     before = len(slack.calls("chat.postMessage"))
     dispatcher(other_process).run(budget_seconds=None)  # what is due now, elsewhere: not C0ALERTS
     assert all(p.params["channel"] != "C0ALERTS" for p in slack.calls("chat.postMessage")[before:])
+
+
+def test_a_message_falling_due_while_the_dispatcher_looks_is_not_left_behind(slack, tmp_path):
+    """Under load, time passes between "nothing is due" and "when is the next one due": a retry
+    falling due in between must still go out within the budget."""
+    from bot.config import Settings
+    from bot.notify import outbox
+    from bot.notify.dispatcher import Dispatcher
+    from bot.store.db import open_database, session_scope
+
+    engine = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    start = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        outbox.enqueue_slack(session, "C0ALERTS", "later", kind="alert", now=start + timedelta(seconds=0.5))
+    ticks = iter(range(10_000))
+
+    def now() -> datetime:  # every look at the clock costs a second (a loaded machine)
+        return start + timedelta(seconds=next(ticks))
+
+    settings = Settings(_env_file=None, slack_bot_token=slack.token, slack_api_url=slack.base_url)
+    report = Dispatcher(engine, settings, slack=transport(slack), now=now, sleep=lambda s: None).run(60)
+    assert report.sent == 1 and report.left == 0
+    engine.dispose()
