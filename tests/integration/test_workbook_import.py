@@ -176,7 +176,7 @@ def test_the_header_is_checked_like_a_csv_header(engine, tmp_path):
 
 def test_the_inbox_takes_workbook_drops_but_not_excel_lock_files(tmp_path):
     for name in ("a.csv", "b.xlsx", "~$b.xlsx", "notes.txt"):
-        (tmp_path / name).write_text("x")
+        (tmp_path / name).write_text("x\n")  # a complete line: a settled drop (docs/operations.md)
     assert [p.name for p in pending_drops(tmp_path)] == ["a.csv", "b.xlsx"]
 
 
