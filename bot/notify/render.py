@@ -89,9 +89,10 @@ class EmailContent:
 # -- formatting ----------------------------------------------------------------------------------
 
 _RATIOS = {"dscr_ttm", "dscr_fwd_6m", "dscr_fwd_12m", "crypto_coverage"}
-_PERCENTS = {"ltv"}
+_PERCENTS = {"ltv", "liquidation_ltv", "collateral_mirage"}
 _MONEY = {"cfads_ttm", "debt_service_ttm", "revenue_ttm", "ebitda_ttm", "cash", "outstanding",
-          "commitment", "gpu_value", "crypto_value", "collateral_value"}
+          "commitment", "gpu_value", "crypto_value", "collateral_value", "gpu_liquidation_value",
+          "crypto_liquidation_value", "liquidation_value"}
 _DAYS = {"days_since_period_end"}
 _OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 

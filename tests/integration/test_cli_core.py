@@ -106,7 +106,7 @@ def test_dry_run_stores_nothing_and_check_stores_results(demo):
         assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 0
     run("check", "--rules", str(RULES), "--as-of", AS_OF, "--no-notify", "--format", "json")
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 68
+        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 74  # 68 + max-liquidation-ltv × 6 gpu_abl
     engine.dispose()
 
 

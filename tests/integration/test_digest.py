@@ -155,6 +155,7 @@ def test_markdown_escapes_data_and_has_every_section(demo):
         assert section in text
     assert "Vega \\& \\<Sons\\> Compute LLC" in text and "<Sons>" not in text
     assert "| breach | 9 | USD 817,600,000 | 13 |" in text  # facilities, exposure and tests in breach
+    assert "## Collateral mirage" in text and "| GPUC-004 | Halcyon AI Cloud Corp. | USD 19,000,000 | 85.9 % | 174.3 % |" in text
 
 
 def test_markdown_goes_to_standard_output_without_output_option(demo):
