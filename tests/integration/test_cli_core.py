@@ -61,7 +61,7 @@ def test_check_table_shows_statuses_and_summary(demo):
     result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run")
     assert result.exit_code == 0
     assert "BREACH" in result.output and "WARNING" in result.output and "NO DATA" in result.output
-    assert "13 breach" in result.output
+    assert "14 breach" in result.output
 
 
 def test_filters_by_facility_and_covenant(demo):
