@@ -37,6 +37,8 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(COVBOT) outbox show --facility GPUC-006 --transport slack
 	$(DEMO_ENV) $(COVBOT) explain GPUC-006 --rules rules/ --as-of $(DEMO_ASOF)
 	$(DEMO_ENV) $(COVBOT) stress --rules rules/ --as-of $(DEMO_ASOF) --scenario correlation-convergence
+	@echo "--- the collateral mirage: what foreclosing every facility in breach under correlation-convergence would recover"
+	$(DEMO_ENV) $(COVBOT) fire-sale --rules rules/ --as-of $(DEMO_ASOF) --scenario correlation-convergence
 	$(DEMO_ENV) $(COVBOT) digest --rules rules/ --as-of $(DEMO_ASOF) --format html --output out/demo/digest.html
 	@echo "--- a rule edit planned before it goes live: max-ltv tightened from 70 % to 60 % (exit 3: statuses move)"
 	rm -rf out/demo/rules-tightened && mkdir -p out/demo/rules-tightened && cp rules/*.yaml out/demo/rules-tightened/

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     dispatch_seconds: float = Field(5, alias="COVBOT_DISPATCH_SECONDS")
     inbox: str | None = Field(None, alias="COVBOT_INBOX")
     inbox_poll_seconds: float = Field(5, alias="COVBOT_INBOX_POLL_SECONDS")
+    inbox_settle_seconds: float = Field(10, ge=0, alias="COVBOT_INBOX_SETTLE_SECONDS")
+    slot_retry_seconds: float = Field(30, gt=0, alias="COVBOT_SLOT_RETRY_SECONDS")
     log_format: str = Field("text", alias="COVBOT_LOG_FORMAT")
     log_level: str = Field("INFO", alias="COVBOT_LOG_LEVEL")
 

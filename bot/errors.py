@@ -102,9 +102,10 @@ class DeliveryError(CovbotError):
 
     retryable = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None):
+    def __init__(self, message: str, *, retry_after: float | None = None, not_sent: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.not_sent = not_sent  # True: certainly not delivered (so no need to ask before the next try)
 
 
 class RetryableDeliveryError(DeliveryError):

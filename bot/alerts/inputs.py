@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.domain.decimals import fixed
 from bot.domain.explain import FacilityExplanation
 
 MAX_LINES = 5
 
 
 def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal(1)):,}"
+    return fixed(value, 0, grouping=True)
 
 
 def input_lines(ex: FacilityExplanation) -> list[str]:

@@ -20,6 +20,7 @@ from rich.markup import escape
 from bot.dates import parse_date, today_utc
 from bot.errors import CovbotError, RuleFileError, UsageError
 from bot.render.console import make_console
+from bot.store.db import describe_failure
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FAIL_ON = 0, 1, 2, 3
 
@@ -83,6 +84,12 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(EXIT_USAGE) from None
         except CovbotError as exc:
             print_error(str(exc))
+            raise typer.Exit(EXIT_FAILURE) from None
+        except Exception as exc:  # a damaged or failing database: a sentence, not a traceback
+            message = describe_failure(exc)
+            if message is None:
+                raise
+            print_error(message)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]

@@ -60,11 +60,15 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         configure_logging(settings.log_format, settings.log_level)
         service = Service(bootstrap.App(settings), rules)  # the service closes its App when it stops
-        service.start()
-        server = None
+        # the port first: a port in use is refused before the service takes the leadership
+        server = serve(service.metrics, metrics_port, service.health) if metrics_port is not None else None
         try:
-            if metrics_port is not None:
-                server = serve(service.metrics, metrics_port, service.health)
+            service.start()
+        except BaseException:
+            if server is not None:
+                server.shutdown()
+            raise
+        try:
             service.run_until_signalled()
         finally:
             if server is not None:

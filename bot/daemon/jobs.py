@@ -13,7 +13,8 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from bot.errors import CovbotError
-from bot.daemon.tables import JobRow, write_scope
+from bot.daemon.tables import JobRow
+from bot.store.db import write_scope
 
 log = logging.getLogger("covbot.jobs")
 

@@ -5,7 +5,8 @@
   process dies its connection closes, the server releases the lock, and a standby (retrying every
   few seconds) takes over. The lock key is derived from the schema, so two databases (or two
   schemas of one database) never share a leader.
-* SQLite (single instance): an exclusive lock file beside the database file. A second
+* SQLite (single instance): an exclusive lock file beside the database file (symlinks resolved)
+  and one named after the file's device and inode. A second
   ``covbot run`` on the same file refuses to start and says which process holds it.
 
 The leader is recorded in ``service_leader`` (host, pid, heartbeat) for ``covbot status``.
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +30,8 @@ from sqlalchemy.engine import make_url
 
 from bot.dates import utc_now
 from bot.errors import CovbotError
-from bot.daemon.tables import InstanceRow, LeaderRow, write_scope
+from bot.daemon.tables import InstanceRow, LeaderRow
+from bot.store.db import write_scope
 
 log = logging.getLogger("covbot.leader")
 LEADER_NAME = "covbot"
@@ -63,34 +66,53 @@ def _record_leader(engine: Engine, me: Instance, now: datetime, *, taking_over: 
 
 
 class SqliteLeadership:
-    """The single instance on a SQLite file: leader from start to stop, or refused at start."""
+    """The single instance on a SQLite file: leader from start to stop, or refused at start.
+
+    Two locks, both ``flock`` (released by the kernel however the process ends): ``<file>.lock``
+    beside the database file with symlinks resolved (it names the holder), and one named after the
+    file's device and inode in the temporary folder, so neither a symlink nor a hard link to the
+    same database gets a second instance."""
 
     def __init__(self, engine: Engine, me: Instance):
         self.engine, self.me = engine, me
         database = make_url(engine.url).database or ""
         in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-        self.lock_path = None if in_memory else Path(database).resolve().with_name(Path(database).name + ".lock")
-        self._fd: int | None = None
+        self.database = None if in_memory else Path(database).resolve()
+        self.lock_path = None if self.database is None else self.database.with_name(self.database.name + ".lock")
+        self._fds: list[int] = []
         self.is_leader = False
+
+    def _inode_lock_path(self) -> Path | None:
+        try:
+            st = os.stat(self.database)
+        except OSError:  # not created yet: the path lock alone serves
+            return None
+        return Path(tempfile.gettempdir()) / f"covbot-sqlite-{st.st_dev}-{st.st_ino}.lock"
 
     def acquire_at_start(self) -> None:
         if self.lock_path is not None:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                os.close(fd)
-                raise AlreadyRunningError(
-                    f"Another covbot run ({holder}) already uses the SQLite database {self.lock_path.with_suffix('')}; "
-                    "on SQLite covbot runs as a single instance. Stop the other one first, or use PostgreSQL "
-                    "(COVBOT_DATABASE_URL) to run a standby."
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {self.me.pid} on {self.me.host}\n".encode(), 0)
-            self._fd = fd
+            for path in (self.lock_path, self._inode_lock_path()):
+                if path is not None:
+                    self._lock(path)
         self.is_leader = True
         _record_leader(self.engine, self.me, utc_now(), taking_over=True)
+
+    def _lock(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            self.release()
+            raise AlreadyRunningError(
+                f"Another covbot run ({holder}) already uses the SQLite database {self.database}; "
+                "on SQLite covbot runs as a single instance. Stop the other one first, or use PostgreSQL "
+                "(COVBOT_DATABASE_URL) to run a standby."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {self.me.pid} on {self.me.host}\n".encode(), 0)
+        self._fds.append(fd)
 
     def tick(self, now: datetime) -> bool:
         _record_leader(self.engine, self.me, now, taking_over=False)
@@ -98,11 +120,11 @@ class SqliteLeadership:
 
     def release(self) -> None:
         self.is_leader = False
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        while self._fds:
+            fd = self._fds.pop()
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 class PostgresLeadership:

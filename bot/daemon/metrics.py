@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.errors import CovbotError, UsageError
 
 
 class ServiceMetrics:
@@ -82,7 +85,14 @@ def serve(metrics: ServiceMetrics, port: int, health: Callable[[], dict]) -> Thr
         def log_message(self, *args) -> None:  # keep scrapes out of the logs
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    except OverflowError:
+        raise UsageError(f"--metrics-port must be a port number from 1 to 65535, got {port}.") from None
+    except OSError as exc:
+        why = "is in use by another program" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise CovbotError(f"covbot cannot serve metrics: port {port} on 127.0.0.1 {why}; "
+                          "choose another --metrics-port.") from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="covbot-metrics", daemon=True).start()
     return server

@@ -30,7 +30,8 @@ from bot.errors import Problem, RuleFileError
 from bot.notify.escape import html_escape, slack_escape
 from bot.notify.outbox import enqueue_email, enqueue_slack
 from bot.rulefiles.loader import load_rules, rule_files
-from bot.daemon.tables import RulesNoticeRow, write_scope
+from bot.daemon.tables import RulesNoticeRow
+from bot.store.db import write_scope
 
 log = logging.getLogger("covbot.rules")
 

@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.daemon import leader as leadership
-from bot.daemon.inbox import process_inbox
+from bot.daemon.inbox import check_inbox, process_inbox
 from bot.daemon.jobs import JobProblem, record_job, run_recorded
 from bot.daemon.metrics import ServiceMetrics
 from bot.daemon.rules_watch import RulesWatcher, queue_refusal_notice
@@ -101,6 +101,7 @@ class Service:
     def start(self) -> None:
         if not Path(self.rules_path).exists():
             raise UsageError(f"The rules path {self.rules_path!r} does not exist; give --rules PATH or set COVBOT_RULES.")
+        check_inbox(self.settings.inbox)  # a mistyped COVBOT_INBOX is refused at start, never created
         self.leadership.acquire_at_start()  # SQLite: a second instance is refused here
         try:
             leadership.register_instance(self.engine, self.me, self.rules_path)
@@ -227,9 +228,23 @@ class Service:
             work(slot)
         except Exception as exc:
             finish_slot(self.engine, job, slot, self.clock(), error=str(exc) or type(exc).__name__)
+            self._retry_soon(job)
             raise
         finish_slot(self.engine, job, slot, self.clock())
         return slot
+
+    def _retry_soon(self, job: str) -> None:
+        """A failed slot is tried again after COVBOT_SLOT_RETRY_SECONDS (unless a newer slot comes first)."""
+        if self.scheduler is None or self.stopping.is_set():
+            return
+        at = self.clock() + timedelta(seconds=self.settings.slot_retry_seconds)
+        upcoming = self._next_run(job)
+        if upcoming is None or at < upcoming:
+            try:
+                self.scheduler.modify_job(job, next_run_time=at)
+                log.info("%s: the failed slot is tried again at %s", job, at.isoformat(), extra={"job": job})
+            except Exception:  # the scheduler is shutting down
+                log.debug("could not schedule a retry of %s", job)
 
     def evaluate(self, as_of) -> object:
         """One evaluation with the live rule set (reloaded first if the files changed), then notify."""
@@ -277,7 +292,8 @@ class Service:
             self.evaluate(self.clock().astimezone(self.tz).date())
 
         with self._work:
-            outcomes = process_inbox(self.settings.inbox, self.engine, self.clock())
+            outcomes = process_inbox(self.settings.inbox, self.engine, self.clock(),
+                                     settle_seconds=self.settings.inbox_settle_seconds)
         if any(o.imported for o in outcomes):
             evaluate_today()
         failed = [o for o in outcomes if not o.imported]

@@ -18,7 +18,7 @@ from sqlmodel import col
 from bot.daemon.leader import LEADER_NAME
 from bot.daemon.tables import InstanceRow, JobRow, LeaderRow
 from bot.notify.outbox import backlog, counts
-from bot.store.db import session_scope
+from bot.store.db import read_scope
 
 STALE_AFTER = timedelta(seconds=30)  # a heartbeat older than this: that process is gone
 
@@ -77,7 +77,7 @@ def _instance_asked(session, now: datetime, pid: int | None, host: str) -> Insta
 
 def service_status(engine: Engine, now: datetime, *, pid: int | None = None) -> ServiceStatus:
     host = socket.gethostname()
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         lead = session.get(LeaderRow, LEADER_NAME)
         alive = lead is not None and now - lead.heartbeat_at <= STALE_AFTER
         asked = _instance_asked(session, now, pid, host)

@@ -6,13 +6,10 @@ Migration ``0003_service`` creates exactly these tables.
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
-from typing import Iterator
 
-from sqlalchemy import Column, Engine, Integer, Text, text
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import Column, Integer, Text
+from sqlmodel import Field, SQLModel
 
-from bot.store.db import session_scope
 from bot.store.types import KeyText, UTCDateTime, optional_text, optional_when, table_of
 
 
@@ -94,13 +91,3 @@ SERVICE_TABLES = {
     "service_leader": table_of(LeaderRow),
     "service_rules_notices": table_of(RulesNoticeRow),
 }
-
-
-@contextmanager
-def write_scope(engine: Engine) -> Iterator[Session]:
-    """``session_scope`` that takes SQLite's write lock first (a no-op UPDATE), so a read-then-write
-    waits for other writers (busy_timeout) instead of failing with "database is locked"."""
-    with session_scope(engine) as session:
-        if engine.dialect.name == "sqlite":
-            session.execute(text("UPDATE service_leader SET name = name WHERE 0"))
-        yield session

@@ -1,7 +1,8 @@
 """Write validated rows into their table: insert new keys, update changed rows, count the rest.
 
-Set-based for speed: the table's current rows are read once into a dict, compared in Python, and
-written with executemany, never one ORM object per row. Rows are compared and written in the
+Set-based for speed, in batches for memory: per batch of rows, the stored rows sharing their keys'
+first column are read into a dict, compared in Python, and written with executemany, never one ORM
+object per row. Rows are compared and written in the
 form the database stores (decimals as their text, exactly as ``bot.store.types.DecimalText``
 writes them), so ``1.5`` → ``1.50`` counts as an update and the stored text is always the newest.
 """
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Date, Table
 
+from bot.imports.spec import FileSpec
 from bot.imports.validate import ParsedFile
 from bot.store.tables import DATA_TABLES
 from bot.store.types import DecimalText
@@ -80,48 +82,76 @@ class _Sql:
                        f"WHERE {' AND '.join(f'{quote(c)} = {mark}' for c in keys)}")
 
 
-def _fetch_all(conn: Connection, statement: str) -> list[tuple]:
+def _fetch(conn: Connection, statement: str, params: tuple = ()) -> list[tuple]:
     """Raw rows straight from the driver, inside the connection's transaction (fast for big tables)."""
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(statement)
+        cursor.execute(statement, params)
         return [tuple(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
 
 
-def apply_file(conn: Connection, parsed: ParsedFile, progress: Progress | None = None) -> FileSummary:
-    spec = parsed.spec
+_LOOKUP = 500  # first-key values per SELECT of stored rows
+
+
+def apply_rows(conn: Connection, spec: FileSpec, rows: Iterable[tuple], progress: Progress | None = None,
+               total: int = 0, writing: Callable[[], bool] = lambda: True) -> FileSummary:
+    """Upsert ``rows`` (validated, in the contract's column order) batch by batch, in the caller's
+    transaction: memory stays flat whatever the file's size. Each batch reads only the stored rows
+    that share its keys' first column. Once ``writing()`` turns false (a problem was found and the
+    import will be refused) the remaining rows are only consumed, so validation still runs to the end."""
     table = DATA_TABLES[spec.table]
-    columns = spec.column_names
     n_keys = len(spec.key)
     sql = _Sql(conn, table, spec.key, spec.value_names)
-    stored = {row[:n_keys]: row[n_keys:] for row in _fetch_all(conn, sql.select)}
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+    convert = _to_stored(conn, table, spec.column_names)
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    done = 0
 
-    convert = _to_stored(conn, table, columns)
-    inserts: list[tuple] = []
-    updates: list[tuple] = []
-    unchanged = 0
-    for row in parsed.rows:
-        db_row = tuple([c(v) for c, v in zip(convert, row)])
-        key = db_row[:n_keys]
-        old = stored.get(key)
-        if old is None:
-            inserts.append(db_row)
-        elif old == db_row[n_keys:]:
-            unchanged += 1
-        else:
-            updates.append(db_row[n_keys:] + key)
-    del stored
+    def flush(batch: list[tuple]) -> None:
+        db_rows = [tuple([c(v) for c, v in zip(convert, row)]) for row in batch]
+        firsts = sorted({r[0] for r in db_rows})
+        stored: dict[tuple, tuple] = {}
+        for start in range(0, len(firsts), _LOOKUP):
+            part = tuple(firsts[start:start + _LOOKUP])
+            statement = f"{sql.select} WHERE {quote(spec.key[0])} IN ({', '.join(mark for _ in part)})"
+            stored.update((r[:n_keys], r[n_keys:]) for r in _fetch(conn, statement, part))
+        inserts, updates = [], []
+        for db_row in db_rows:
+            old = stored.get(db_row[:n_keys])
+            if old is None:
+                inserts.append(db_row)
+            elif old == db_row[n_keys:]:
+                counts["unchanged"] += 1
+            else:
+                updates.append(db_row[n_keys:] + db_row[:n_keys])
+        if inserts:
+            conn.exec_driver_sql(sql.insert, inserts)
+        if updates:
+            conn.exec_driver_sql(sql.update, updates)
+        counts["added"] += len(inserts)
+        counts["updated"] += len(updates)
 
-    total, done = len(parsed.rows), unchanged
-    if progress:
-        progress(spec.name, done, total)
-    for statement, rows in ((sql.insert, inserts), (sql.update, updates)):
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start:start + BATCH]
-            conn.exec_driver_sql(statement, batch)
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            if writing():
+                flush(batch)
             done += len(batch)
+            batch = []
             if progress:
-                progress(spec.name, done, total)
-    return FileSummary(spec.name, added=len(inserts), updated=len(updates), unchanged=unchanged)
+                progress(spec.name, done, max(total, done))
+    if batch and writing():
+        flush(batch)
+    done += len(batch)
+    if progress:
+        progress(spec.name, done, done)  # the end: every row counted
+    return FileSummary(spec.name, **counts)
+
+
+def apply_file(conn: Connection, parsed: ParsedFile, progress: Progress | None = None) -> FileSummary:
+    """Upsert the rows of a file validated in memory (``parse_file``)."""
+    return apply_rows(conn, parsed.spec, parsed.rows, progress, len(parsed.rows))

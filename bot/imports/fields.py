@@ -1,7 +1,10 @@
 """Parsers for one CSV value each: text in, a Python value out, or ``FieldError`` with a sentence.
 
 Numbers are plain decimals only (``1250000.00``, ``-0.35``): no exponents, no thousands
-separators, no ``NaN``/``inf``, no currency signs. Dates are ISO ``YYYY-MM-DD``.
+separators, no ``NaN``/``inf``, no currency signs, and at most 18 digits before and 18 after the
+decimal point (a lender's amounts fit; anything larger is a typo or a hostile file, and would only
+break arithmetic and formatting later). Dates are ISO ``YYYY-MM-DD``.
+Facility ids are printable text without surrounding spaces, so two ids that look alike are equal.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from decimal import Decimal
 from typing import Any, Callable
 
 Parser = Callable[[str], Any]
+
+MAX_INTEGER_DIGITS = 18
+MAX_FRACTION_DIGITS = 18
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _UNSIGNED = re.compile(r"\+?[0-9]+(?:\.[0-9]+)?")
@@ -48,6 +54,23 @@ def identifier(value: str) -> str:
     return value
 
 
+def facility_id(value: str) -> str:
+    """A facility id: printable, without spaces around it (given the value as written, unstripped),
+    so a second "GPUC-001" with a trailing space or a zero-width character cannot slip in."""
+    if not value.strip():
+        raise FieldError("a value is required")
+    if value != value.strip():
+        raise FieldError(f"{_shown(value)} has spaces around it; write the id without them")
+    if not value.isprintable():
+        bad = next(ch for ch in value if not ch.isprintable())
+        raise FieldError(f"{_shown(value.encode('unicode_escape').decode('ascii'))} contains the invisible "
+                         f"or control character U+{ord(bad):04X}; type the id again without it")
+    return value
+
+
+facility_id.unstripped = True  # type: ignore[attr-defined]  # validate.py passes the raw value
+
+
 def symbol(value: str) -> str:
     if not value:
         raise FieldError("a value is required (e.g. BTC, ETH, GPU:H100, RENT:H100)")
@@ -56,10 +79,24 @@ def symbol(value: str) -> str:
     return value
 
 
+def _bounded(value: str) -> Decimal:
+    """``value`` (already known to be a plain decimal) within the digits covbot accepts."""
+    if len(value) > MAX_INTEGER_DIGITS:  # short values cannot break a bound: skip the split
+        whole, _, fraction = value.lstrip("+-").partition(".")
+        if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
+            raise FieldError(f"has more than {MAX_INTEGER_DIGITS} digits before the decimal point, got "
+                             f"{_shown(value)}; covbot takes amounts up to 999,999,999,999,999,999 "
+                             f"({MAX_INTEGER_DIGITS} digits)")
+        if len(fraction) > MAX_FRACTION_DIGITS:
+            raise FieldError(f"has more than {MAX_FRACTION_DIGITS} digits after the decimal point, got "
+                             f"{_shown(value)}")
+    return Decimal(value)
+
+
 def decimal(value: str) -> Decimal:
     """Any plain decimal number, negative allowed (financial amounts)."""
     if _DECIMAL.fullmatch(value):
-        return Decimal(value)
+        return _bounded(value)
     if not value:
         raise FieldError("a value is required (a decimal number such as 1250000.00)")
     raise FieldError(f"expected a decimal number such as 1250000.00, got {_shown(value)}")
@@ -68,7 +105,7 @@ def decimal(value: str) -> Decimal:
 def non_negative_decimal(value: str) -> Decimal:
     """A plain decimal number that is zero or more (quantities, costs, prices, balances)."""
     if _UNSIGNED.fullmatch(value):
-        return Decimal(value)
+        return _bounded(value)
     number = decimal(value)  # raises for anything that is not a number at all
     if number < 0:
         raise FieldError(f"must not be negative, got {_shown(value)}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 from bot.errors import Location, Problem
 
@@ -19,32 +21,38 @@ from bot.errors import Location, Problem
 class CsvRecords:
     name: str
     header: list[str] = field(default_factory=list)
-    records: list[tuple[int, list[str]]] = field(default_factory=list)  # (line, values)
+    records: Iterable[tuple[int, list[str]]] = field(default_factory=list)  # (line, values)
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, line: int, column: int, message: str) -> None:
         self.problems.append(Problem(Location(self.name, line, column), message))
 
 
-def _decode(out: CsvRecords, data: bytes) -> str | None:
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        out.problem(
-            line, 1,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on this line cannot be read); "
-            "save it as \"CSV UTF-8\"",
-        )
-        return None
-    nul = text.find("\x00")
-    if nul >= 0:
-        out.problem(text.count("\n", 0, nul) + 1, 1,
-                    "the file contains a NUL character; it is not a text CSV file")
-        return None
-    return text
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def _text_lines(out: CsvRecords, binary: Iterable[bytes]) -> Iterator[str]:
+    """Physical lines of a binary stream as text, one at a time (so a file of any size is read in
+    flat memory), stopping with a problem at the first line that is not UTF-8 or holds a NUL."""
+    for number, raw in enumerate(binary, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.problem(
+                number, 1,
+                f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} on this line cannot be read); "
+                "save it as \"CSV UTF-8\"",
+            )
+            return
+        if "\x00" in text:
+            out.problem(number, 1, "the file contains a NUL character; it is not a text CSV file")
+            return
+        if "\r" in text[:-2]:  # a lone CR ends a line too (as in old Mac files)
+            yield from _LONE_CR.split(text)
+        else:
+            yield text
 
 
 def _csv_error_message(error: csv.Error, start: int) -> str:
@@ -59,29 +67,43 @@ def _csv_error_message(error: csv.Error, start: int) -> str:
     return f"the line cannot be read as CSV ({text})"
 
 
-def read_records(name: str, data: bytes) -> CsvRecords:
-    """The header and records of one CSV file, or the problems that stop it being read."""
+def stream_records(name: str, binary: Iterable[bytes]) -> CsvRecords:
+    """The header of one CSV file and its records as an iterator (read as they are consumed).
+
+    Problems that stop the file (not UTF-8, broken quoting) are appended to ``problems`` when the
+    iteration reaches them; a file that has no header row is a problem at once."""
     out = CsvRecords(name)
-    text = _decode(out, data)
-    if text is None:
+    reader = csv.reader(_text_lines(out, binary), strict=True)
+    state = {"end": 0}
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for values in reader:
+                start, state["end"] = state["end"] + 1, reader.line_num
+                if values:
+                    yield start, values
+        except csv.Error as error:
+            out.problem(state["end"] + 1, 1, _csv_error_message(error, state["end"] + 1))
+
+    rows = records()
+    first = next(rows, None)
+    if first is None:
+        if not out.problems:
+            out.problem(1, 1, "the file is empty; a header row naming the columns is required on line 1")
+        out.records = iter(())
         return out
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    previous_end = 0
-    rows: list[tuple[int, list[str]]] = []
-    append = rows.append
-    try:
-        for values in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if values:
-                append((start, values))
-    except csv.Error as error:
-        out.problem(previous_end + 1, 1, _csv_error_message(error, previous_end + 1))
-        return out
-    if not rows:
-        out.problem(1, 1, "the file is empty; a header row naming the columns is required on line 1")
-        return out
-    (header_line, header), out.records = rows[0], rows[1:]
+    header_line, header = first
     out.header = [h.strip() for h in header]
     if header_line != 1:
         out.problem(1, 1, "line 1 is blank; the header row naming the columns must be on line 1")
+    out.records = rows
+    return out
+
+
+def read_records(name: str, data: bytes) -> CsvRecords:
+    """The header and records of one CSV file (all in memory), or the problems that stop it being read."""
+    out = stream_records(name, io.BytesIO(data))
+    out.records = list(out.records)
+    if out.problems:  # a file that cannot be read holds no records worth validating
+        out.records = []
     return out

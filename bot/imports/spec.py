@@ -32,7 +32,7 @@ class FileSpec:
         return self.table != "facilities" and "facility_id" in self.column_names
 
 
-_FACILITY_ID = ("facility_id", f.text)
+_FACILITY_ID = ("facility_id", f.facility_id)
 
 # In the order an import applies them: facilities first, so the others may refer to them.
 SPECS: dict[str, FileSpec] = {

@@ -10,6 +10,7 @@ Rows are tuples in the contract's column order (``spec.column_names``), the key 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from bot.errors import ImportDataError, Location, Problem
 from bot.imports.fields import FieldError
@@ -59,32 +60,41 @@ def _check_header(spec: FileSpec, csv: CsvRecords) -> dict[str, int] | None:
     return positions if ok else None
 
 
+def _as_given(parser, value: str) -> str:
+    """The value a parser sees: stripped, except for parsers that judge the spaces themselves."""
+    return value if getattr(parser, "unstripped", False) else value.strip()
+
+
 def _row_problems(spec: FileSpec, line: int, values: list[str], order: list[int]) -> list[Problem]:
     """Every value problem of one row (the slow path, taken only when the row is invalid)."""
     problems = []
     for (name, parser), index in zip(spec.columns, order):
         try:
-            parser(values[index].strip())
+            parser(_as_given(parser, values[index]))
         except FieldError as error:
             problems.append(Problem(Location(spec.name, line, index + 1), f"{name}: {error}"))
     return problems
 
 
-def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
-    """Validate the records read from one file of the contract."""
-    out = ParsedFile(spec)
-    positions = None if csv.problems else _check_header(spec, csv)
-    if positions is None:
-        out.problems = list(csv.problems)
-        return out
-    out.positions = positions
+def header_positions(spec: FileSpec, csv: CsvRecords) -> dict[str, int] | None:
+    """The 1-based position of every column, or None (with the problems in ``csv.problems``)."""
+    return None if csv.problems else _check_header(spec, csv)
+
+
+def iter_rows(spec: FileSpec, csv: CsvRecords, positions: dict[str, int],
+              problems: list[Problem]) -> Iterator[tuple[int, tuple]]:
+    """The valid rows of a file as ``(line, row)``, one at a time; every problem goes to ``problems``.
+
+    The reusable core of every reader (CSV here; any reader that yields ``(line, values)`` records
+    and a header): value parsing, and a key repeated within the file reported at its second line.
+    Keys seen are kept as compact text, so a file of a million rows is checked in bounded memory."""
     width = len(csv.header)
     order = [positions[name] - 1 for name in spec.column_names]
     in_order = order == list(range(width))
     parsers = [parser for _, parser in spec.columns]
+    raw = [getattr(parser, "unstripped", False) for parser in parsers]
     n_keys = len(spec.key)
-    problems, rows, lines = out.problems, out.rows, out.lines
-    seen: dict[tuple, int] = {}
+    seen: dict[str, int] = {}
     for line, values in csv.records:
         if len(values) != width:
             problems.append(Problem(Location(spec.name, line, min(len(values), width) + 1),
@@ -92,12 +102,13 @@ def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
             continue
         ordered = values if in_order else [values[i] for i in order]
         try:
-            row = tuple([parse(value.strip()) for parse, value in zip(parsers, ordered)])
+            row = tuple([parse(value if keep else value.strip())
+                         for parse, keep, value in zip(parsers, raw, ordered)])
         except FieldError:
             problems += _row_problems(spec, line, values, order)
             continue
         key = row[:n_keys]
-        first = seen.setdefault(key, line)
+        first = seen.setdefault("\x1f".join(map(str, key)), line)
         if first != line:
             problems.append(Problem(
                 Location(spec.name, line, positions[spec.key[0]]),
@@ -105,8 +116,21 @@ def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
                 f"line {line}; each key may appear only once in a file",
             ))
             continue
-        rows.append(row)
-        lines.append(line)
+        yield line, row
+    problems += csv.problems  # a file that stops being readable part-way (bad UTF-8, quoting)
+
+
+def parse_records(spec: FileSpec, csv: CsvRecords) -> ParsedFile:
+    """Validate the records read from one file of the contract (all rows kept in memory)."""
+    out = ParsedFile(spec)
+    positions = header_positions(spec, csv)
+    if positions is None:
+        out.problems = list(csv.problems)
+        return out
+    out.positions = positions
+    for line, row in iter_rows(spec, csv, positions, out.problems):
+        out.rows.append(row)
+        out.lines.append(line)
     return out
 
 

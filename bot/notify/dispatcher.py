@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from bot.notify.tables import OutboxRow
 from bot.config import Settings
@@ -106,6 +106,7 @@ class Dispatcher:
         self.files = files or FileOutbox(settings.outbox_path, settings.email_from)
         self.clock, self.sleep, self.now, self.rng = clock, sleep, now, rng
         self._last_post: dict[str, float] = {}
+        self._held_until: dict[str, float] = {}  # channel -> clock() before which Slack asked us to wait
         self._deadline = float("inf")
 
     # -- the loop --------------------------------------------------------------------------------
@@ -117,13 +118,16 @@ class Dispatcher:
         self._deadline = started + budget_seconds if budget_seconds is not None else float("inf")
         waiting_allowed = budget_seconds is not None
         while True:
+            looked_at = self.now()
             with session_scope(self.engine) as session:
-                due = outbox.claim_due(session, self.now())
+                due = outbox.claim_due(session, looked_at)
             if not due:
                 if not waiting_allowed:
                     break
                 with session_scope(self.engine) as session:
-                    next_at = outbox.next_due_at(session, after=self.now())
+                    # after the instant claimed for, not "now": a message that fell due in between
+                    # is found (wait 0) instead of ending the dispatch with it still queued
+                    next_at = outbox.next_due_at(session, after=looked_at)
                 if next_at is None:
                     break
                 wait = max(0.0, (next_at - self.now()).total_seconds())
@@ -163,19 +167,26 @@ class Dispatcher:
 
     def _slack(self, row: OutboxRow, report: DispatchReport) -> None:
         payload = outbox.payload_of(row)
-        attempted = outbox.attempted_before(row)
-        self._pace(row.route)  # stage: wait — at most one post per channel per interval
+        # In doubt only when an earlier try may have reached Slack: one that Slack refused (429,
+        # ok:false) restored last_attempt_at (see _failed), so its retry does not read the history.
+        attempted = row.state == "sending" or row.last_attempt_at is not None
+        self._pace(row.route)  # stage: wait — Retry-After of the channel, one post per interval
         self._take(row)
-        channel_id = self.slack.resolve_channel(row.route)
-        thread_ts = self._thread_ts(row, channel_id)
-        if attempted:  # stage: dedup — the message may be in Slack already
-            found = self.slack.find_by_notification_id(
-                channel_id, row.notification_id, oldest=(row.created_at - FIND_WINDOW).timestamp(),
-                thread_ts=thread_ts)
-            if found is not None:
-                self._sent(row, "slack", found, report, note="found in Slack after an earlier try; not posted again")
-                report.already_there += 1
-                return
+        try:
+            channel_id = self.slack.resolve_channel(row.route)
+            thread_ts = self._thread_ts(row, channel_id)
+            if attempted:  # stage: dedup — the message may be in Slack already
+                found = self.slack.find_by_notification_id(
+                    channel_id, row.notification_id, oldest=(row.created_at - FIND_WINDOW).timestamp(),
+                    thread_ts=thread_ts)
+                if found is not None:
+                    self._sent(row, "slack", found, report,
+                               note="found in Slack after an earlier try; not posted again")
+                    report.already_there += 1
+                    return
+        except DeliveryError as exc:
+            exc.not_sent = True  # nothing was posted on this try
+            raise
         posted = self.slack.post(channel_id, payload["text"], payload.get("blocks") or None, thread_ts,
                                  {"notification_id": row.notification_id})
         self._sent(row, "slack", posted, report)
@@ -213,13 +224,26 @@ class Dispatcher:
     def _pace(self, channel: str) -> None:
         interval = self.settings.slack_min_interval_seconds
         last = self._last_post.get(channel)
-        if last is not None:
-            wait = interval - (self.clock() - last)
-            if wait > 0:
-                if self.clock() + wait > self._deadline:
-                    raise _Skipped()
-                self.sleep(wait)
+        waits = [interval - (self.clock() - last) if last is not None else 0.0,
+                 self._held_until.get(channel, 0.0) - self.clock()]
+        wait = max(waits)
+        if wait > 0:
+            if self.clock() + wait > self._deadline:
+                raise _Skipped()
+            self.sleep(wait)
         self._last_post[channel] = self.clock()
+
+    def _hold_channel(self, session, row: OutboxRow, seconds: float, now: datetime) -> None:
+        """Slack asked to wait ``seconds`` before posting to this channel again: every message to
+        it waits — here (in memory) and in every other dispatcher (their due time in the outbox)."""
+        self._held_until[row.route] = max(self._held_until.get(row.route, 0.0), self.clock() + seconds)
+        until = now + timedelta(seconds=seconds)
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.transport == "slack", OutboxRow.route == row.route,
+                   OutboxRow.state.in_(("queued", "retry")), OutboxRow.next_attempt_at < until)
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False))
 
     def _take(self, row: OutboxRow) -> None:
         """Mark the row "sending" and commit, before anything leaves the building."""
@@ -253,7 +277,13 @@ class Dispatcher:
                 delay = error.retry_after if error.retry_after is not None else backoff_seconds(
                     tries, self.settings.dispatch_backoff_seconds, self.settings.dispatch_backoff_max_seconds,
                     self.rng)
+                if row.transport == "slack" and error.retry_after is not None:
+                    self._hold_channel(session, row, error.retry_after, now)
                 outbox.mark_retry(session, row.id, now + timedelta(seconds=delay), message)
+                if error.not_sent:  # certainly not in Slack: the next try need not look for it
+                    session.execute(update(OutboxRow).where(OutboxRow.id == row.id)
+                                    .values(last_attempt_at=row.last_attempt_at)
+                                    .execution_options(synchronize_session=False))
                 self._audit(session, row, "delivery_failed", now, f"{message} Next try in {delay:.1f} s.")
                 report.retrying += 1
             else:

@@ -7,6 +7,8 @@ in an error, and errors are raised ``from None``.
 
 from __future__ import annotations
 
+import base64
+import re
 import smtplib
 import socket
 import ssl
@@ -152,11 +154,31 @@ class EmailTransport:
         return self._ssl_context or ssl.create_default_context()
 
     def _redacted(self, error: DeliveryError) -> DeliveryError:
-        secret = self._password.get_secret_value() if self._password else ""
-        message = str(error)
-        if len(secret) >= 8 and secret in message:  # shorter ones would garble ordinary words
-            return type(error)(message.replace(secret, "**********"), retry_after=error.retry_after)
+        """The error without credentials: a server may echo the AUTH command (base64 of the user
+        and password) in its refusal, and a careless one the password itself."""
+        message = redact_auth(str(error), self.user, self._password.get_secret_value() if self._password else "")
+        if message != str(error):
+            return type(error)(message, retry_after=error.retry_after)
         return error
+
+
+_AUTH_ARGUMENT = re.compile(r"(\bAUTH[ \t]+[A-Za-z0-9_-]+)[ \t]+[A-Za-z0-9+/=]+", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact_auth(text: str, user: str | None, password: str) -> str:
+    """``text`` with every AUTH argument and every form of the password (plain, base64 alone, base64
+    of AUTH PLAIN's ``\\0user\\0password``) replaced by ``[redacted]``."""
+    text = _AUTH_ARGUMENT.sub(rf"\1 {REDACTED}", text)
+    if password:
+        forms = [base64.b64encode(password.encode()).decode()]
+        if user:
+            forms += [base64.b64encode(f"{authz}\0{user}\0{password}".encode()).decode() for authz in ("", user)]
+        if len(password) >= 8:  # a shorter plain one would garble ordinary words
+            forms.append(password)
+        for form in forms:
+            text = text.replace(form, REDACTED)
+    return text
 
 
 def _recipients(to: str | Iterable[str]) -> list[str]:

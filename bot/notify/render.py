@@ -16,9 +16,10 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable, Sequence
 
+from bot.domain.decimals import fixed, percent
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import SEVERITIES, Covenant
@@ -88,9 +89,10 @@ class EmailContent:
 # -- formatting ----------------------------------------------------------------------------------
 
 _RATIOS = {"dscr_ttm", "dscr_fwd_6m", "dscr_fwd_12m", "crypto_coverage"}
-_PERCENTS = {"ltv"}
+_PERCENTS = {"ltv", "liquidation_ltv", "collateral_mirage"}
 _MONEY = {"cfads_ttm", "debt_service_ttm", "revenue_ttm", "ebitda_ttm", "cash", "outstanding",
-          "commitment", "gpu_value", "crypto_value", "collateral_value"}
+          "commitment", "gpu_value", "crypto_value", "collateral_value", "gpu_liquidation_value",
+          "crypto_liquidation_value", "liquidation_value"}
 _DAYS = {"days_since_period_end"}
 _OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -101,17 +103,13 @@ _FIRING_TITLES = {"breach": "Covenant breach", "warning": "Early warning", "no_d
                   "ok": "Covenant met"}
 
 
-def _quantized(value: Decimal, places: str) -> Decimal:
-    try:
-        return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-    except InvalidOperation:  # too many digits for the context: show it as it is
-        return value
+def _fixed(value: Decimal, places: int, grouping: bool = False) -> str:
+    return fixed(value, places, grouping=grouping, rounding=ROUND_HALF_UP)  # total: never raises
 
 
 def format_number(value: Decimal, places: int = 4) -> str:
     """Grouped digits, at most ``places`` decimals, trailing zeros dropped (``1,234.5``)."""
-    q = _quantized(value, "1." + "0" * places if places else "1")
-    text = f"{q:,f}"
+    text = _fixed(value, places, grouping=True)
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -122,9 +120,9 @@ def format_value(metric: str, value: Decimal | None, currency: str = "") -> str:
     if value is None:
         return "no data"
     if metric in _RATIOS:
-        return f"{_quantized(value, '0.01')}x"
+        return f"{_fixed(value, 2)}x"
     if metric in _PERCENTS:
-        return f"{_quantized(value * 100, '0.1')} %"
+        return f"{percent(value, 1, rounding=ROUND_HALF_UP)} %"
     if metric in _MONEY:
         return f"{currency} {format_number(value, 0)}".strip()
     if metric in _DAYS:
@@ -135,8 +133,8 @@ def format_value(metric: str, value: Decimal | None, currency: str = "") -> str:
 def format_plain(value: Decimal) -> str:
     """An expression's value, in no known unit: grouped, two decimals (four below 0.1, so a small
     ratio does not show as 0.00), so values and thresholds line up (``0.82`` against ``1.00``)."""
-    places = "0.01" if value == 0 or abs(value) >= Decimal("0.1") else "0.0001"
-    return f"{_quantized(value, places):,f}"
+    places = 2 if not value.is_finite() or value == 0 or abs(value) >= Decimal("0.1") else 4
+    return _fixed(value, places, grouping=True)
 
 
 def format_threshold(metric: str, threshold: Threshold | None, currency: str = "") -> str:
@@ -149,9 +147,10 @@ def format_headroom(headroom: Decimal | None) -> str:
     """Headroom as a signed percentage of the threshold (``+12.0 %``, ``-5.6 %``)."""
     if headroom is None:
         return "n/a"
-    pct = _quantized(headroom * 100, "0.1")
-    sign = "+" if pct > 0 else ("-" if pct < 0 else "")
-    return f"{sign}{abs(pct)} %"
+    text = percent(headroom.copy_abs(), 1, rounding=ROUND_HALF_UP)
+    rounds_to_zero = text.strip("0.") == ""
+    sign = "" if rounds_to_zero or headroom.is_nan() else ("-" if headroom < 0 else "+")
+    return f"{sign}{text} %"
 
 
 def headroom_bar_percent(headroom: Decimal | None, full_scale: Decimal = Decimal("0.5")) -> int:

@@ -210,11 +210,12 @@ class SlackTransport:
         channel_id: str,
         notification_id: str,
         oldest: float | None = None,
-        limit: int = 200,
+        limit: int | None = None,
         thread_ts: str | None = None,
     ) -> PostedMessage | None:
-        """The message whose metadata carries ``notification_id``, scanning at most ``limit``
-        messages newest first (since ``oldest``); ``None`` when it was never posted.
+        """The message whose metadata carries ``notification_id``, posted after ``oldest`` (the
+        message's first try less a margin): every page of that window is read, however busy the
+        channel (``limit`` caps the count only when given); ``None`` when it was never posted.
 
         Slack's channel history leaves out thread replies: pass ``thread_ts`` to search a thread.
         """
@@ -227,11 +228,12 @@ class SlackTransport:
                 return PostedMessage(channel_id=channel_id, ts=message["ts"])
         return None
 
-    def _history(self, channel_id: str, oldest: float | None, limit: int,
+    def _history(self, channel_id: str, oldest: float | None, limit: int | None,
                  thread_ts: str | None) -> Iterator[dict[str, Any]]:
         seen, cursor = 0, None
+        limit = limit if limit is not None else float("inf")
         while seen < limit:
-            kwargs: dict[str, Any] = {"channel": channel_id, "limit": min(200, limit - seen),
+            kwargs: dict[str, Any] = {"channel": channel_id, "limit": int(min(200, limit - seen)),
                                       "include_all_metadata": True, "cursor": cursor}
             if oldest is not None:
                 kwargs["oldest"] = f"{oldest:.6f}"
@@ -242,7 +244,7 @@ class SlackTransport:
             response = self._call(f"read the history of Slack channel {channel_id}",
                                   method, **kwargs)
             messages = response.get("messages", [])
-            for message in messages[: limit - seen]:
+            for message in messages[: int(min(len(messages), limit - seen))]:
                 yield message
             seen += len(messages)
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
@@ -254,13 +256,22 @@ class SlackTransport:
     def _call(self, action: str, method, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         try:
-            return method(**kwargs)
+            response = method(**kwargs)
+            if not isinstance(response.data, dict):  # a JSON array, say: a proxy's or a broken answer
+                raise _NotSlack(response.status_code, type(response.data).__name__)
+            return response
+        except _NotSlack as exc:
+            error = _not_slack(action, exc.status, exc.what)
+        except AttributeError:  # slack_sdk reading a body that is JSON but not an object (an array)
+            error = _not_slack(action, 200, "JSON that is not an object")
         except SlackApiError as exc:
             error = self._api_error(action, exc)
         except (URLError, http.client.HTTPException, socket.timeout, TimeoutError,
                 ConnectionError) as exc:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
-            error = RetryableDeliveryError(f"Could not {action}: Slack could not be reached ({reason}).")
+            refused = isinstance(exc, ConnectionRefusedError) or isinstance(reason, ConnectionRefusedError)
+            error = RetryableDeliveryError(f"Could not {action}: Slack could not be reached ({reason}).",
+                                           not_sent=refused)
         except OSError as exc:
             error = RetryableDeliveryError(
                 f"Could not {action}: the connection to Slack failed ({exc.__class__.__name__}).")
@@ -271,27 +282,49 @@ class SlackTransport:
     def _api_error(self, action: str, exc: SlackApiError) -> DeliveryError:
         response = exc.response
         status = getattr(response, "status_code", 200)
-        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        raw = getattr(response, "data", None)
+        if status < 400 and (not isinstance(raw, dict) or "ok" not in raw
+                             or str(raw.get("error", "")).startswith(_SDK_NOT_JSON)):  # HTML from a gateway...
+            return _not_slack(action, status, "HTML or text" if not isinstance(raw, list) else "a JSON array")
+        data = raw if isinstance(raw, dict) else {}
         code = str(data.get("error") or f"HTTP {status}")
         why = _EXPLANATIONS.get(code, code)
         detail = _details(data)
         if status == 429 or code in ("ratelimited", "rate_limited"):
             wait = _retry_after(response.headers)
             after = f"; Slack asks to wait {wait:g} s" if wait is not None else ""
-            return RetryableDeliveryError(f"Could not {action}: {why}{after}.", retry_after=wait)
+            return RetryableDeliveryError(f"Could not {action}: {why}{after}.", retry_after=wait, not_sent=True)
         if status >= 500 or status == 408:
             return RetryableDeliveryError(f"Could not {action}: Slack had a temporary failure (HTTP {status}).")
-        if code in _RETRYABLE_CODES:
-            return RetryableDeliveryError(f"Could not {action}: Slack had a temporary failure ({code}).")
+        if code in _RETRYABLE_CODES:  # an ok:false answer: Slack did not take the message
+            return RetryableDeliveryError(f"Could not {action}: Slack had a temporary failure ({code}).",
+                                          not_sent=status == 200)
         if status != 200:
             return PermanentDeliveryError(f"Could not {action}: Slack answered HTTP {status} ({code}).")
-        return PermanentDeliveryError(f"Could not {action}: {why} ({code}){detail}.")
+        return PermanentDeliveryError(f"Could not {action}: {why} ({code}){detail}.", not_sent=True)
 
     def _redacted(self, error: DeliveryError) -> DeliveryError:
         message = str(error)
         if len(self._secret) >= 8 and self._secret in message:
-            return type(error)(message.replace(self._secret, "**********"), retry_after=error.retry_after)
+            return type(error)(message.replace(self._secret, "**********"), retry_after=error.retry_after,
+                               not_sent=error.not_sent)
         return error
+
+
+_SDK_NOT_JSON = "Received a response in a non-JSON format"  # slack_sdk's words for a body it cannot parse
+
+
+class _NotSlack(Exception):
+    def __init__(self, status: int, what: str):
+        self.status, self.what = status, what
+
+
+def _not_slack(action: str, status: int, what: str) -> DeliveryError:
+    """An answer that is not a Slack API answer (HTML from a proxy, a JSON array): something between
+    covbot and Slack misbehaved, which passes; worth trying again, never a dead letter at once."""
+    return RetryableDeliveryError(
+        f"Could not {action}: the answer (HTTP {status}, {what}) was not a Slack API answer; "
+        "a proxy or gateway may be in the way.")
 
 
 def _details(data: dict[str, Any]) -> str:

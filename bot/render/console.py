@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.domain.decimals import to_text
+from bot.domain.decimals import fixed, percent, to_text
 from bot.domain.results import CovenantResult, Status
 
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "breach": "bold red", "no_data": "magenta"}
@@ -21,17 +21,13 @@ STATUS_LABEL = {"ok": "ok", "warning": "WARNING", "breach": "BREACH", "no_data":
 def human_number(value: Decimal | None, places: int = 4) -> str:
     if value is None:
         return "—"
-    q = Decimal(1).scaleb(-places)
-    try:
-        return f"{value.quantize(q):,}"
-    except Exception:  # pragma: no cover - huge values
-        return to_text(value) or "—"
+    return fixed(value, places, grouping=True)
 
 
 def human_percent(value: Decimal | None) -> str:
     if value is None:
         return "—"
-    return f"{(value * 100).quantize(Decimal('0.1'))}%"
+    return f"{percent(value)}%"
 
 
 def results_json(results: Iterable[CovenantResult]) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.domain.decimals import fixed
 from bot.domain.explain import FacilityExplanation, TestPeriodNote
 from bot.domain.model import FacilityData
 from bot.domain.results import CovenantResult
@@ -70,8 +71,8 @@ def render_explanation(
         else:
             b = n.book
             how = f"{escape(n.mark_note or 'no mark')}; book value" + (
-                f": age {b.age_years.quantize(Decimal('0.01'))}y of {b.useful_life_years}y life, "
-                f"factor {b.factor.quantize(Decimal('0.0001'))} (residual floor {b.residual})" if b else ""
+                f": age {fixed(b.age_years, 2)}y of {b.useful_life_years}y life, "
+                f"factor {fixed(b.factor, 4)} (residual floor {b.residual})" if b else ""
             )
         if n.multiplier != 1:
             how += f" × shock {n.multiplier}"

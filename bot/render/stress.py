@@ -10,6 +10,7 @@ from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
+from bot.domain.decimals import fixed
 from bot.domain.market import Deflation
 from bot.domain.stress import ScenarioSummary, StressRow, describe_shocks, row_key
 from bot.render.console import STATUS_LABEL, STATUS_STYLE, human_number, human_percent
@@ -29,7 +30,7 @@ def _status(status: str) -> str:
 
 
 def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal(1)):,}"
+    return fixed(value, 0, grouping=True)
 
 
 def deflation_table(deflations: list[Deflation]) -> Table:

@@ -21,6 +21,7 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MAX_DURATION = timedelta(weeks=260)  # five years: longer is a typo (and past it, dates overflow)
 _THRESHOLD_EXPECTED = 'expected a threshold such as ">= 1.25" (an operator >=, >, <= or < and a decimal)'
 
 
@@ -82,7 +83,12 @@ def duration(sheet: Sheet, node: Node, label: str) -> tuple[bool, timedelta | No
     if is_text(node):
         m = _DURATION.match(node.value.strip())
         if m and int(m.group(1)) > 0:
-            return True, int(m.group(1)) * _UNITS[m.group(2)]
+            count, unit = int(m.group(1)), _UNITS[m.group(2)]
+            if count <= MAX_DURATION // unit:
+                return True, count * unit
+            sheet.error(node, f"{label}: {shown(node)} is longer than covbot allows; "
+                              "a duration is at most five years (260w, 1820d)")
+            return False, None
     sheet.error(
         node,
         f"{label}: expected a duration such as 7d, 12h, 2w or 30m (more than 0), or never, got {shown(node)}",

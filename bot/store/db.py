@@ -7,7 +7,7 @@ the database becomes a ``StorageError`` whose message names the database without
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator, cast
 
@@ -16,12 +16,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
 from bot.errors import StorageError
+from bot.store import sqlite_locking
+from bot.store.sqlite_locking import reader, writer
 
 # The Alembic scripts (bot/migrations) know every package's tables, so they sit above the store;
 # they are run by path, never imported from here.
@@ -50,23 +52,31 @@ def error_reason(exc: BaseException, url: Any = None) -> str:
     return first.rstrip(".")
 
 
-def _sqlite_pragmas(dbapi_connection, _record, *, wal: bool) -> None:
-    # Own the transactions (see "begin" below) so reads and writes share one snapshot.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    if wal:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk i/o error")
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """One sentence for a database error that escaped a command (None: not a database error).
+
+    A damaged SQLite file (a corrupted page, a file that is not a database) says so and points at
+    the backup; anything else from the driver is named by its first line."""
+    import sqlite3
+
+    if not isinstance(exc, (DBAPIError, sqlite3.DatabaseError)):
+        return None
+    reason = error_reason(exc)
+    if any(word in reason.lower() for word in _DAMAGED):
+        return (f"The database file is damaged ({reason}); covbot cannot read it. Restore it from a backup "
+                "(or re-import the CSV files into a new database).")
+    return f"The database failed: {reason}."
 
 
 def make_engine(url: str, *, connect_args: dict | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url``. SQLite gets foreign keys on, and WAL for files; nothing connects yet."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect time
+    except (ArgumentError, ValueError):
         raise StorageError("The database URL is not one covbot understands "
                            "(expected e.g. sqlite:///covbot.db or postgresql+psycopg://user@host/db).") from None
     args = dict(connect_args or {})
@@ -79,17 +89,7 @@ def make_engine(url: str, *, connect_args: dict | None = None, **kwargs: Any) ->
     if engine.dialect.name == "sqlite":
         database = parsed.database or ""
         wal = database not in ("", ":memory:") and not database.startswith("file::memory:")
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, record):
-            _sqlite_pragmas(dbapi_connection, record, wal=wal)
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn):
-            # execution option sqlite_begin="IMMEDIATE" takes the write lock up front (imports)
-            mode = conn.get_execution_options().get("sqlite_begin", "")
-            conn.exec_driver_sql(f"BEGIN {mode}".strip())
-
+        sqlite_locking.install(engine, wal=wal)  # writers take the lock up front (see there)
     return engine
 
 
@@ -119,7 +119,7 @@ def upgrade(engine_or_url: Engine | str) -> Engine:
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     cfg = _alembic_config()
     try:
-        with engine.begin() as conn:
+        with writer(engine).begin() as conn:  # SQLite: a concurrent first start waits, then finds it done
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
             cfg.attributes["connection"] = conn
@@ -152,16 +152,15 @@ def inserted_id(result: Result[Any]) -> int:
     return int(key[0])
 
 
-def writer(engine: Engine) -> Engine:
-    """The engine for a transaction that reads and then writes (SQLite: locks at BEGIN, so a
-    concurrent writer waits instead of failing half-way)."""
-    return engine.execution_options(sqlite_begin="IMMEDIATE")
-
-
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back when it raises."""
-    session = Session(engine, expire_on_commit=False)
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A unit of work: a session that commits when the block ends and rolls back when it raises.
+
+    On SQLite it takes the write lock up front (``BEGIN IMMEDIATE``, waiting and retrying while
+    another writer holds it; ``bot.store.sqlite_locking``), so a read-then-write never fails half-way
+    with "database is locked". Pass ``read_only=True`` (or use ``read_scope``) for work that only
+    reads: it never waits for writers."""
+    session = Session(reader(engine) if read_only else writer(engine), expire_on_commit=False)
     try:
         yield session
         session.commit()
@@ -173,3 +172,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+write_scope = session_scope  # the name to use where "this writes" should be read at a glance
+
+
+def read_scope(engine: Engine) -> AbstractContextManager[Session]:
+    """A read-only unit of work (deferred BEGIN on SQLite: a snapshot that never blocks writers)."""
+    return session_scope(engine, read_only=True)

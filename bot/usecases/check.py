@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from bot.domain.model import Facility, FacilityData
 from bot.domain.results import SEVERITY_ORDER, CovenantResult, Status
 from bot.domain.rulebook import RuleSet
-from bot.store.db import session_scope
+from bot.store.db import read_scope, session_scope
 from bot.store.repository import count_facilities, facility_id_ranges, save_evaluation
 from bot.usecases import check_pool
 from bot.usecases.evaluate import chosen_covenants, evaluations
@@ -106,7 +106,7 @@ def stream_check(
     if dry_run and rendered is not None and worker_engine is not None and facility_ids is None:
         if _dry_run_in_parallel(engine, worker_engine, ruleset, as_of, covenant_ids, rendered):
             return None
-    with session_scope(engine) as session:
+    with session_scope(engine, read_only=dry_run) as session:
         results = evaluations(engine, ruleset, as_of, facility_ids=facility_ids,
                               covenant_ids=covenant_ids, session=session)
         if dry_run:
@@ -129,7 +129,7 @@ def _dry_run_in_parallel(engine: Engine, worker_engine: Callable[[], Engine], ru
     workers = min(check_pool.available_cpus(), check_pool.MAX_WORKERS)
     if workers < 2:
         return False
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         if count_facilities(session) < check_pool.MIN_FACILITIES:
             return False
         ranges = facility_id_ranges(session, check_pool.RUN_SIZE)

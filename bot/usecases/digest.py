@@ -28,7 +28,7 @@ from bot.domain.model import FacilityData
 from bot.domain.rulebook import RuleSet
 from bot.errors import UsageError
 from bot.notify.outbox import enqueue_email, enqueue_slack
-from bot.store.db import session_scope
+from bot.store.db import read_scope, session_scope
 from bot.usecases.evaluate import evaluations, open_book
 
 QUARTERS = 4
@@ -66,7 +66,7 @@ def build_digest(engine: Engine, ruleset: RuleSet, as_of: date, generated_at: da
         previous_results = quarters.get(previous.as_of) or list(evaluations(engine, ruleset, previous.as_of))
 
     breached = [(r.facility_id, r.covenant_id) for r in current if r.status == "breach"]
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         history = breach_history(session, breached, as_of)
         waivers = load_waivers(session)
 

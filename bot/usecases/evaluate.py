@@ -24,7 +24,7 @@ from bot.domain.results import CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.domain.shocks import NO_SHOCKS, Shocks
 from bot.errors import UsageError
-from bot.store.db import session_scope
+from bot.store.db import read_scope, session_scope
 from bot.store.repository import BookReader, load_facilities, load_price_book
 
 CHUNK_SIZE = 2000  # facilities read and evaluated at a time: memory stays flat at any size
@@ -83,7 +83,7 @@ def book_in(session: Session) -> Book:
 @contextmanager
 def open_book(engine: Engine, session: Session | None = None) -> Iterator[Book]:
     """The book in a read transaction (or in ``session``, to store results in the same one)."""
-    scope = session_scope(engine) if session is None else nullcontext(session)
+    scope = read_scope(engine) if session is None else nullcontext(session)
     with scope as s:
         yield Book(s)
 

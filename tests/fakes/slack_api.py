@@ -35,6 +35,7 @@ class Fault:
     status: int = 200
     error: str | None = None
     retry_after: float | None = None
+    body: str | list | None = None  # an answer that is not Slack's: HTML text, or a JSON array
 
 
 @dataclass
@@ -119,15 +120,15 @@ class FakeSlackApi:
     # -- scripting and inspection --------------------------------------------------------------
 
     def fail_next(self, method: str, *, status: int = 200, error: str | None = None,
-                  retry_after: float | None = None, times: int = 1) -> None:
+                  retry_after: float | None = None, times: int = 1, body: str | list | None = None) -> None:
         """Answer the next ``times`` calls of ``method`` with a fault instead of the real result.
 
-        ``status=429`` (with ``retry_after``), ``status=500``, or ``error="msg_too_long"`` (HTTP 200,
-        ``ok: false``)."""
-        if status == 200 and error is None:
-            raise ValueError("a fault needs a non-200 status or an error code")
+        ``status=429`` (with ``retry_after``), ``status=500``, ``error="msg_too_long"`` (HTTP 200,
+        ``ok: false``), or ``body=`` an answer that is not Slack's (HTML text, a JSON array)."""
+        if status == 200 and error is None and body is None:
+            raise ValueError("a fault needs a non-200 status, an error code or a body")
         with self._lock:
-            self._faults[method].extend([Fault(status, error, retry_after)] * times)
+            self._faults[method].extend([Fault(status, error, retry_after, body)] * times)
 
     def hold_next(self, method: str) -> threading.Event:
         """Carry out the next call of ``method`` (a post is stored: Slack has accepted it) but withhold
@@ -199,6 +200,8 @@ def _error(code: str, **extra: Any) -> dict[str, Any]:
 
 def _fault_response(fault: Fault) -> tuple[int, dict[str, str], dict[str, Any] | str]:
     headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+    if fault.body is not None:
+        return fault.status, headers, fault.body
     if fault.status == 429:
         return 429, headers, _error(fault.error or "ratelimited")
     if fault.status >= 500:
@@ -388,9 +391,9 @@ def _handler_for(api: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
                 params.update(parse_qsl(body.decode("utf-8")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, extra_headers, payload = api.handle(method, params, headers)
-            data = (json.dumps(payload) if isinstance(payload, dict) else payload).encode("utf-8")
+            data = (json.dumps(payload) if isinstance(payload, (dict, list)) else payload).encode("utf-8")
             self.send_response(status)
-            content_type = "application/json" if isinstance(payload, dict) else "text/html"
+            content_type = "application/json" if isinstance(payload, (dict, list)) else "text/html"
             self.send_header("Content-Type", f"{content_type}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra_headers.items():

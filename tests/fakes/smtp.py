@@ -2,11 +2,13 @@
 
 Supports AUTH LOGIN/PLAIN against one test account, STARTTLS or implicit TLS when given a server
 ``ssl.SSLContext``, stopping and restarting on the same port ("mail server down, then up"), and
-scripted refusals (a 4xx or 5xx reply) for the next messages, at RCPT or DATA time.
+scripted refusals (a 4xx or 5xx reply) for the next messages, at RCPT or DATA time, and (with
+``echo_auth``) a careless server that repeats the AUTH command, credentials and all, in its refusal.
 """
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import threading
@@ -68,7 +70,8 @@ class FakeSmtpServer:
     """``start()`` / ``stop()`` / ``restart()``; ``received`` lists every accepted message."""
 
     def __init__(self, *, user: str | None = None, password: str | None = None,
-                 security: str = "none", server_context: ssl.SSLContext | None = None):
+                 security: str = "none", server_context: ssl.SSLContext | None = None,
+                 echo_auth: bool = False):
         if security != "none" and server_context is None:
             raise ValueError("STARTTLS and SSL need a server_context with a certificate")
         self.host = "127.0.0.1"
@@ -78,6 +81,7 @@ class FakeSmtpServer:
         self._context = server_context
         self.received: list[ReceivedMail] = []
         self.auth_attempts: list[tuple[str, bool]] = []
+        self.echo_auth = echo_auth
         self._refusals: deque[Refusal] = deque()
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -131,5 +135,11 @@ class FakeSmtpServer:
         ok = (auth_data.login.decode() == self.user and auth_data.password.decode() == self.password)
         with self._lock:
             self.auth_attempts.append((auth_data.login.decode(), ok))
+        if not ok and self.echo_auth:  # what a careless server says: the client's line, echoed
+            login, password = auth_data.login, auth_data.password
+            sent = (base64.b64encode(b"\0" + login + b"\0" + password) if mechanism == "PLAIN"
+                    else base64.b64encode(password))
+            return AuthResult(success=False, handled=False,
+                              message=f"535 5.7.8 Authentication failed for AUTH {mechanism} {sent.decode()}")
         # handled=False lets aiosmtpd answer 535 itself on failure
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)

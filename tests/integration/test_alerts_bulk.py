@@ -19,7 +19,7 @@ from bot.config import load_settings
 from bot.notify.tables import OutboxRow
 from bot.rulefiles.loader import load_rules
 from bot.store.db import session_scope
-from bot.usecases.check import iter_evaluations
+from bot.usecases.evaluate import evaluations as iter_evaluations
 from tests.support.alerts_env import make_book, rule_text
 
 DAY = dt.date(2026, 3, 2)

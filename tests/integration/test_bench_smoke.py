@@ -28,7 +28,7 @@ def test_quick_bench_reports_every_measure(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "60,120", "--naive-limit", "30",
          "--backtest-facilities", "20", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -49,11 +49,14 @@ def test_quick_bench_reports_every_measure(tmp_path):
         assert daily["ratios"]["first_day_over_dry_run"] > 0
         pg = size["postgres"]
         assert "skipped" in pg or (pg["check"]["results"] == size["check"]["results"] and pg["import"]["seconds"] > 0)
+    risk = report["sizes"][-1]["risk"]  # stress beside fire-sale at the largest size only
+    assert risk["stress"]["rows"] > 0 and risk["fire_sale"]["seconds"] > 0 and risk["fire_sale_over_stress"] > 0
     summary = report["summary"]
     assert set(summary["values"]) == set(summary["met"]) == {
-        "check_over_floor", "naive_over_check", "rss_ratio", "import_rows_per_s"}
+        "check_over_floor", "naive_over_check", "rss_ratio", "import_rows_per_s", "fire_sale_over_stress"}
     assert set(summary["daily"]["values"]) == set(summary["daily"]["met"]) == {
         "first_day_over_dry_run", "steady_day_over_dry_run", "first_day_rss_over_dry_run",
         "steady_day_rss_over_dry_run", "steady_growth_mib_per_100k", "largest_email_kib"}
     assert "The daily job" in run.stdout
+    assert "stress vs fire-sale at 120" in run.stdout
     assert "check÷floor" in run.stdout and "naive loop measured on the first facilities" in run.stdout

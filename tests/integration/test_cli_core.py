@@ -61,7 +61,7 @@ def test_check_table_shows_statuses_and_summary(demo):
     result = run("check", "--rules", str(RULES), "--as-of", AS_OF, "--dry-run")
     assert result.exit_code == 0
     assert "BREACH" in result.output and "WARNING" in result.output and "NO DATA" in result.output
-    assert "13 breach" in result.output
+    assert "14 breach" in result.output
 
 
 def test_filters_by_facility_and_covenant(demo):
@@ -106,7 +106,7 @@ def test_dry_run_stores_nothing_and_check_stores_results(demo):
         assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 0
     run("check", "--rules", str(RULES), "--as-of", AS_OF, "--no-notify", "--format", "json")
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 68
+        assert conn.execute(text("select count(*) from evaluation_results")).scalar() == 74  # 68 + max-liquidation-ltv × 6 gpu_abl
     engine.dispose()
 
 

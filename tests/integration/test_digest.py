@@ -154,7 +154,8 @@ def test_markdown_escapes_data_and_has_every_section(demo):
                     "## Reporting deadlines", "## Stale prices", "## Facilities by headroom (worst first)"):
         assert section in text
     assert "Vega \\& \\<Sons\\> Compute LLC" in text and "<Sons>" not in text
-    assert "| breach | 9 | USD 817,600,000 | 13 |" in text  # facilities, exposure and tests in breach
+    assert "| breach | 9 | USD 817,600,000 | 14 |" in text  # facilities, exposure and tests in breach
+    assert "## Collateral mirage" in text and "| GPUC-004 | Halcyon AI Cloud Corp. | USD 19,000,000 | 85.9 % | 174.3 % |" in text
 
 
 def test_markdown_goes_to_standard_output_without_output_option(demo):
@@ -187,7 +188,7 @@ def test_slack_blocks_are_valid_block_kit_with_escaped_data(demo):
     texts = assert_slack_limits(message)
     joined = "\n".join(texts)
     assert "Vega &amp; &lt;Sons&gt; Compute LLC" in joined and "<Sons>" not in joined
-    assert "*Open breaches* (13)" in joined
+    assert "*Open breaches* (14)" in joined
 
 
 def test_a_500_facility_digest_stays_within_slack_limits(tmp_path):

@@ -223,3 +223,64 @@ def test_connection_refused_on_an_unused_port_is_retryable():
     transport = EmailTransport("127.0.0.1", free_port(), security="none", timeout=2)
     with pytest.raises(RetryableDeliveryError, match="connection refused"):
         transport.send(MESSAGE)
+
+
+# -- a server that echoes the AUTH command in its refusal (issue 13, item 9) -------------------------
+
+def _secret_forms(user: str, password: str) -> list[str]:
+    import base64
+
+    return [password, base64.b64encode(password.encode()).decode(),
+            base64.b64encode(f"\0{user}\0{password}".encode()).decode(),
+            base64.b64encode(f"{user}\0{user}\0{password}".encode()).decode()]
+
+
+@pytest.mark.parametrize("password", ["wrong-password-do-not-leak", "short"])
+def test_an_echoed_auth_command_is_redacted(password):
+    with running_smtp(user=USER, password=PASSWORD, echo_auth=True) as fake:
+        transport = transport_for(fake, password=SecretStr(password))
+        with pytest.raises(PermanentDeliveryError) as caught:
+            transport.send(MESSAGE)
+    said = everything_said(caught.value)
+    assert "AUTH" in said and "[redacted]" in said  # the server's words stay, the credentials go
+    for secret in _secret_forms(USER, password):
+        assert secret not in said
+
+
+def test_an_echoed_auth_command_reaches_neither_the_database_nor_the_output(tmp_path, monkeypatch):
+    """Through `covbot outbox dispatch`: what it prints and every row it stores."""
+    from typer.testing import CliRunner
+    from sqlalchemy import create_engine
+
+    from bot.cli import app
+
+    password = "wrong-password-do-not-leak"
+    db = tmp_path / "covbot.db"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("covenants:\n  - id: cap\n    metric: outstanding\n    must_be: \"<= 1\"\n"
+                     "    notify: {email: [risk@lender.example]}\n")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "facilities.csv").write_text(
+        "facility_id,borrower,facility_type,currency,commitment,outstanding,origination_date,maturity_date,"
+        "owner_email,slack_channel\nF-1,Borrower,gpu_abl,USD,10,5,2024-01-01,2030-01-01,,\n")
+    with running_smtp(user=USER, password=PASSWORD, echo_auth=True) as fake:
+        for key, value in {"COVBOT_DATABASE_URL": f"sqlite:///{db}", "COVBOT_ENV_FILE": "/dev/null",
+                           "SMTP_HOST": fake.host, "SMTP_PORT": str(fake.port), "SMTP_USER": USER,
+                           "SMTP_PASSWORD": password, "SMTP_SECURITY": "none",
+                           "COVBOT_OUTBOX_DIR": str(tmp_path / "out")}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+        runner = CliRunner()
+        assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+        result = runner.invoke(app, ["check", "--rules", str(rules), "--as-of", "2026-01-02"])
+        assert result.exit_code == 0, result.output
+    assert "refused the login" in result.output
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        stored = " ".join(str(row) for table in ("outbox", "alert_audit", "delivery_log")
+                          for row in conn.exec_driver_sql(f"SELECT * FROM {table}").fetchall())
+    engine.dispose()
+    assert "AUTH" in stored
+    for secret in _secret_forms(USER, password):
+        assert secret not in result.output and secret not in stored

@@ -179,3 +179,10 @@ def test_exit_codes_as_check(book, tmp_path):
     bad_rules.write_text("valuation:\n  liquidation:\n    crypto: {BTC: 1.5}\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["fire-sale", "--rules", str(bad_rules), "--as-of", AS_OF])
     assert result.exit_code == 2 and f"{bad_rules}:3:" in result.output
+
+
+def test_the_shipped_liquidation_rule_test_passes():
+    shipped = Path(__file__).resolve().parents[2] / "rules" / "tests" / "liquidation_test.yaml"
+    result = CliRunner().invoke(app, ["rules", "test", str(shipped)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "4 expectation(s) in 1 file(s), 0 mismatch(es)" in result.output

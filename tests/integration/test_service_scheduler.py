@@ -145,6 +145,7 @@ def test_inbox_imports_good_drops_refuses_bad_ones_and_status_reports_it(setup, 
     csv_folder("staging")
     (tmp_path / "staging").rename(inbox / "batch-1")  # moved in whole
     (inbox / "prices.csv").write_text(BAD_PRICES)
+    (inbox / "prices.csv.ready").touch()  # written in place: the marker says it is complete
     settings = make(inbox=str(inbox), inbox_poll_seconds=0.5)
     service = Service(App(settings))
     service.start()

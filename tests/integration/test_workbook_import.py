@@ -176,7 +176,7 @@ def test_the_header_is_checked_like_a_csv_header(engine, tmp_path):
 
 def test_the_inbox_takes_workbook_drops_but_not_excel_lock_files(tmp_path):
     for name in ("a.csv", "b.xlsx", "~$b.xlsx", "notes.txt"):
-        (tmp_path / name).write_text("x")
+        (tmp_path / name).write_text("x\n")  # a complete line: a settled drop (docs/operations.md)
     assert [p.name for p in pending_drops(tmp_path)] == ["a.csv", "b.xlsx"]
 
 
@@ -189,7 +189,9 @@ def test_an_inbox_workbook_drop_is_imported_or_refused_with_its_cells(env, tmp_p
     (inbox / "a-portfolio.xlsx").write_bytes(DEMO_BOOK.read_bytes())
     workbook(inbox / "b-bad.xlsx", {"prices": [["symbol", "date", "price"], ["BTC", "2026-01-02", "lots"]]})
     settings = load_settings(inbox=str(inbox))
-    outcomes = process_inbox(settings, datetime(2026, 11, 20, 6, 0))
+    from bot.bootstrap import App
+
+    outcomes = process_inbox(settings.inbox, App(settings).engine, datetime(2026, 11, 20, 6, 0))
     assert [(o.name, o.imported) for o in outcomes] == [("a-portfolio.xlsx", True), ("b-bad.xlsx", False)]
     assert (inbox / "done" / "a-portfolio.xlsx").is_file()
     error = (inbox / "failed" / "b-bad" / "error.txt").read_text()

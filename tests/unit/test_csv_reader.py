@@ -18,11 +18,19 @@ from bot.imports.reader import read_records
 
 @pytest.mark.parametrize("text, value", [
     ("1250000.00", "1250000.00"), ("-0.35", "-0.35"), ("0", "0"), ("+7", "7"),
-    ("1234567890123456789012345.678", "1234567890123456789012345.678"),
+    ("123456789012345678.123456789012345678", "123456789012345678.123456789012345678"),  # the bounds
+    ("000000000000000000001.5", "1.5"),
 ])
 def test_plain_decimals_are_read_exactly(text, value):
     parsed = fields.decimal(text)
-    assert isinstance(parsed, Decimal) and str(parsed) == value
+    assert isinstance(parsed, Decimal) and parsed == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["1234567890123456789012345.678", "1" + "0" * 18, "-1" + "0" * 18,
+                                  "0." + "1" * 19])
+def test_decimals_beyond_18_digits_either_side_are_refused(text):
+    with pytest.raises(FieldError, match="18 digits"):
+        fields.decimal(text)
 
 
 @pytest.mark.parametrize("text", [
