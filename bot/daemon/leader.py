@@ -83,6 +83,8 @@ class SqliteLeadership:
         self.is_leader = False
 
     def _inode_lock_path(self) -> Path | None:
+        if self.database is None:
+            return None
         try:
             st = os.stat(self.database)
         except OSError:  # not created yet: the path lock alone serves

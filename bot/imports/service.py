@@ -114,7 +114,7 @@ def import_sources(engine: Engine, sources: Mapping[str, Source], progress: Prog
                     csv = stream_records(name, handle)
                     positions = header_positions(spec, csv)
                     if positions is None:
-                        problems += csv.problems
+                        problems.extend(csv.problems)
                         continue
                     rows = iter_rows(spec, csv, positions, problems)
                     if spec.refers_to_facility:

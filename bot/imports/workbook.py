@@ -143,6 +143,8 @@ def _rows(ws) -> Iterator[tuple]:
 
 def _sheet_records(out: WorkbookRecords, contract: str, values_ws, formulas_ws) -> CsvRecords:
     records = CsvRecords(contract)
+    rows: list[tuple[int, list[str]]] = []
+    records.records = rows  # a sheet is read whole (openpyxl streams it); the CSV reader streams lines
     width = None
     for row_number, (values, formulas) in enumerate(zip(_rows(values_ws), _rows(formulas_ws)), start=1):
         if width is None:  # the header row: the first row, as in a CSV file
@@ -180,7 +182,7 @@ def _sheet_records(out: WorkbookRecords, contract: str, values_ws, formulas_ws) 
                                                  "a value outside the columns named in the header row"))
             texts = texts[:width]
         texts += [""] * (width - len(texts))
-        records.records.append((row_number, texts))
+        rows.append((row_number, texts))
     if width is None:
         records.problem(1, 1, "the sheet is empty; a header row naming the columns is required on row 1")
     return records

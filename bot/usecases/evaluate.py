@@ -24,7 +24,7 @@ from bot.domain.results import CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.domain.shocks import NO_SHOCKS, Shocks
 from bot.errors import UsageError
-from bot.store.db import read_scope, session_scope
+from bot.store.db import read_scope
 from bot.store.repository import BookReader, load_facilities, load_price_book
 
 CHUNK_SIZE = 2000  # facilities read and evaluated at a time: memory stays flat at any size
