@@ -42,7 +42,7 @@ from bot.slackapp.access import Access, SlackUser
 from bot.slackapp.blocks import WAIVE_CALLBACK, submitted, text_message, waive_modal
 from bot.slackapp.requests import BadRequest, SlackRequest, alert_key
 from bot.slackapp.web import SlackCallFailed, SlackWeb
-from bot.store.db import session_scope, writer
+from bot.store.db import read_scope, session_scope, writer
 from bot.store.repository import load_facilities
 
 log = logging.getLogger("covbot.slack")
@@ -179,7 +179,7 @@ class SlackApp:
             return
         today = self.clock().date()
         try:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 if verb == "status":
                     message = reads.status_message(session)
                 elif verb == "waivers":
@@ -202,7 +202,7 @@ class SlackApp:
             self._refuse(request, user, "Why? (explain)", READERS, *key)
             return
         try:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 message = reads.explain_message(session, self.rules(), key[0], key[1], self.clock().date())
         except UsageError as exc:
             message = text_message(slack_escape(str(exc)))
@@ -278,14 +278,14 @@ class SlackApp:
             return None
 
     def _borrower(self, facility_id: str) -> str | None:
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             found = load_facilities(session, [facility_id])
         return found[0].facility.borrower if found else None
 
     def _refresh_parents(self, key: tuple[str, str]) -> list[tuple[str, str]]:
         """Update every thread parent of the alert; returns the threads (channel, ts)."""
         ruleset = self._ruleset_or_none()
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             threads = parent.threads_of(session, *key)
             summary = parent.summary_of(session, *key, ruleset, self.clock().date()) if ruleset and threads else None
         if summary is not None:
@@ -315,7 +315,7 @@ class SlackApp:
             return
         channel = request.channel_id
         if channel is None and key is not None:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 threads = parent.threads_of(session, *key)
             channel = threads[0][0] if threads else None
         if channel is not None:

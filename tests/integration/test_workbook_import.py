@@ -191,7 +191,7 @@ def test_an_inbox_workbook_drop_is_imported_or_refused_with_its_cells(env, tmp_p
     settings = load_settings(inbox=str(inbox))
     from bot.bootstrap import App
 
-    outcomes = process_inbox(settings.inbox, App(settings).engine, datetime(2026, 11, 20, 6, 0))
+    outcomes = process_inbox(settings.inbox, App(settings).engine, datetime(2026, 11, 20, 6, 0), settle_seconds=0)
     assert [(o.name, o.imported) for o in outcomes] == [("a-portfolio.xlsx", True), ("b-bad.xlsx", False)]
     assert (inbox / "done" / "a-portfolio.xlsx").is_file()
     error = (inbox / "failed" / "b-bad" / "error.txt").read_text()
