@@ -110,7 +110,7 @@ def check(
 
 def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notify) -> Optional[Status]:
     """`check` keeping the results (tables, sheets, alerts); returns the worst status."""
-    from bot.alerts.service import describe_notifications
+    from bot.alerts.advance import describe_notifications
     from bot.render.console import results_json, results_table, summary_line
     from bot.usecases.check import run_check
     from bot.usecases.notify import notify_after_check

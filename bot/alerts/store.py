@@ -1,6 +1,6 @@
 """Alert state, waivers and the audit trail in the database.
 
-Functions take an open session and never commit: callers (``bot.alerts.service``, the CLI commands)
+Functions take an open session and never commit: callers (``bot.alerts.advance``, the CLI commands)
 decide the transaction, so a state change, its audit rows and its outbox messages commit together.
 """
 

@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
         email: Optional[str] = typer.Option(None, "--email", help="Send a test e-mail to this address."),
     ) -> None:
         """Send a test notification through the outbox, to check the Slack or mail settings."""
-        from bot.alerts.service import queue_test_message
+        from bot.alerts.advance import queue_test_message
 
         if (slack is None) == (email is None):
             raise UsageError("Give exactly one of --slack CHANNEL or --email ADDRESS.")

@@ -8,7 +8,7 @@
 """
 
 from bot.imports.apply import FileSummary
-from bot.imports.service import (
+from bot.imports.importer import (
     FILE_NAMES, ImportSummary, import_directory, import_file, import_files, import_workbook,
 )
 from bot.imports.spec import SPECS, FileSpec

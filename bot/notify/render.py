@@ -4,9 +4,8 @@
 ``bot.alerts``) and its ``AlertContext`` into an ``AlertView`` of plain,
 formatted strings (value "1.18x", headroom "-5.6 %", trend "▇▆▅▃▁", "warning → breach", the waive
 command). Channels escape it for their markup (``AlertView.escaped``) and hand it to Jinja2
-templates found under ``templates/`` (``template``). Layout lives in ``render_slack`` and
-``render_email``; their public functions are re-exported here, so callers can write
-``from bot.notify.render import render_slack, render_email``.
+templates found under ``templates/`` (``bot.notify.templates``). Layout lives in
+``bot.notify.render_slack`` and ``bot.notify.render_email``; import their functions from there.
 
 Pure: no clock, no network; the only I/O is reading template files.
 """
@@ -387,31 +386,3 @@ def fit(text: str, limit: int, more: str = "…") -> str:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
     return cut.rstrip() + more
-
-
-# -- public API, re-exported from the channel modules (imported lazily: they import this one) ----
-
-_EXPORTS = {
-    "TemplatesNotFound": "bot.notify.templates",
-    "templates_dir": "bot.notify.templates",
-    "template": "bot.notify.templates",
-    "REPO_TEMPLATES": "bot.notify.templates",
-    "TestMessage": "bot.notify.samples",
-    "render_test_message": "bot.notify.samples",
-    "sample_alert": "bot.notify.samples",
-    "TEST_NOTE": "bot.notify.samples",
-    "render_slack": "bot.notify.render_slack",
-    "render_slack_parent": "bot.notify.render_slack",
-    "render_slack_update": "bot.notify.render_slack",
-    "render_slack_group": "bot.notify.render_slack",
-    "ThreadSummary": "bot.notify.render_slack",
-    "render_email": "bot.notify.render_email",
-}
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

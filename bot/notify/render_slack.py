@@ -18,6 +18,7 @@ from bot.domain.model import Facility
 from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import Threshold
 from bot.notify.escape import slack_escape
+from bot.notify.templates import template
 from bot.notify.render import (
     STATUS_WORDS,
     AlertContext,
@@ -32,7 +33,6 @@ from bot.notify.render import (
     format_threshold,
     format_value,
     plural,
-    template,
     waive_command,
     worst_first,
 )

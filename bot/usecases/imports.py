@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from bot.errors import UsageError
 from bot.imports import ImportSummary, import_directory
-from bot.imports.service import Progress
+from bot.imports.importer import Progress
 
 
 def import_data(engine: Engine, path: str | Path, progress: Progress | None = None) -> ImportSummary:

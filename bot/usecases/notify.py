@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bot.alerts.service import AlertRun, advance_alerts
+from bot.alerts.advance import AlertRun, advance_alerts
 from bot.config import Settings
 from bot.notify.dispatcher import DispatchReport
 from bot.store.db import session_scope

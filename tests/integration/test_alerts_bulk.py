@@ -13,7 +13,7 @@ import json
 from sqlalchemy import func, select
 
 from bot.alerts import store
-from bot.alerts.service import AlertAdvance
+from bot.alerts.advance import AlertAdvance
 from bot.alerts.tables import AuditRow
 from bot.config import load_settings
 from bot.notify.tables import OutboxRow

@@ -18,20 +18,17 @@ from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import AlertOptions, Covenant
 from bot.domain.thresholds import Threshold
-from bot.notify.render import (
-    AlertContext,
-    TemplatesNotFound,
+from bot.notify.render import AlertContext, format_headroom, format_value, sparkline
+from bot.notify.render_email import render_email
+from bot.notify.render_slack import (
     ThreadSummary,
-    format_headroom,
-    format_value,
-    render_email,
     render_slack,
     render_slack_group,
     render_slack_parent,
     render_slack_update,
-    render_test_message,
-    sparkline,
 )
+from bot.notify.samples import render_test_message
+from bot.notify.templates import TemplatesNotFound
 from bot.notify.slack import check_blocks
 
 AS_OF = date(2026, 11, 20)
@@ -459,7 +456,7 @@ def test_templates_are_found_from_another_working_directory(tmp_path, monkeypatc
 
 
 def test_covbot_templates_dir_points_at_another_copy(tmp_path, monkeypatch):
-    from bot.notify.render import REPO_TEMPLATES
+    from bot.notify.templates import REPO_TEMPLATES
 
     copy = tmp_path / "templates"
     shutil.copytree(REPO_TEMPLATES, copy)

@@ -275,7 +275,7 @@ def _forward_note(event: AlertEvent) -> str | None:
 
 
 def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: datetime, threshold: int) -> int:
-    from bot.notify.render import render_slack, render_slack_group
+    from bot.notify.render_slack import render_slack, render_slack_group
 
     queued = 0
     for pairs in split_for_delivery(items, threshold):
@@ -299,7 +299,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
 
 def _parent_update(session: Session, run: AlertRun, event: AlertEvent, ctx):
     """The thread parent's new text and blocks: where the alert stands after ``event``."""
-    from bot.notify.render import ThreadSummary, render_slack_parent
+    from bot.notify.render_slack import ThreadSummary, render_slack_parent
 
     key = (event.facility_id, event.covenant_id)
     summary = ThreadSummary.opened(event, ctx)
@@ -323,7 +323,7 @@ def _acknowledged(session: Session, key: Key, summary):
 
 
 def _queue_email(session: Session, run: AlertRun, address: str, items, now: datetime) -> None:
-    from bot.notify.render import render_email
+    from bot.notify.render_email import render_email
 
     as_of = max(e.as_of for e, _ in items)
     content = render_email(address, items, as_of)
