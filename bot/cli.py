@@ -21,11 +21,11 @@ from bot.commands.common import (
     OutputFormat,
     SheetFormat,
     as_of_date,
+    check_sheet_output,
     handle_errors,
     write_sheet,
 )
 from bot.domain.results import Status
-from bot.errors import UsageError
 from bot.render.console import make_console
 
 app = typer.Typer(
@@ -91,10 +91,7 @@ def check(
     """Evaluate every covenant against every facility it applies to at the test date."""
     from bot import bootstrap
 
-    if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
-        raise UsageError("--output goes with --format csv or --format xlsx.")
-    if fmt is SheetFormat.xlsx and not output:
-        raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
+    check_sheet_output(fmt, output)
     t = as_of_date(as_of)
     with bootstrap.app() as app:
         if fmt is SheetFormat.json and (dry_run or no_notify):

@@ -68,6 +68,14 @@ def write_sheet(sheet, fmt: "SheetFormat", output: str | None) -> str | None:
     return f"Wrote {rows} rows to {output}."
 
 
+def check_sheet_output(fmt: SheetFormat, output: str | None) -> None:
+    """``--output`` goes with csv or xlsx, and xlsx needs it (a usage error otherwise)."""
+    if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
+        raise UsageError("--output goes with --format csv or --format xlsx.")
+    if fmt is SheetFormat.xlsx and not output:
+        raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
+
+
 def print_error(message: str) -> None:
     make_console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}")
 

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from bot.commands.common import OutputFormat, SheetFormat, write_output, write_sheet
+from bot.commands.common import OutputFormat, SheetFormat, check_sheet_output, write_output, write_sheet
 from bot.domain.backtest import BacktestInputError
 from bot.errors import CovbotError, UsageError
 
@@ -76,14 +76,10 @@ def register(app: typer.Typer) -> None:
         output: Optional[str] = typer.Option(None, "--output", help="With --format csv or xlsx: the file to write (csv default: standard output)."),
     ) -> None:
         """What foreclosing at once would recover: facilities in breach sell their GPUs into one thin market."""
-        from bot.errors import UsageError
         from bot.render.fire_sale import fire_sale_json, render_fire_sale
         from bot.usecases.fire_sale import run_fire_sale
 
-        if output is not None and fmt not in (SheetFormat.csv, SheetFormat.xlsx):
-            raise UsageError("--output goes with --format csv or --format xlsx.")
-        if fmt is SheetFormat.xlsx and not output:
-            raise UsageError("--format xlsx writes a file: give --output FILE.xlsx")
+        check_sheet_output(fmt, output)
         t = as_of_date(as_of)
         with bootstrap.app() as app:
             report = run_fire_sale(app.engine, app.rules(rules), t,
