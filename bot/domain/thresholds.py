@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
-from bot.domain.decimals import divide, to_text
+from bot.domain.decimals import CONTEXT, divide, to_text
 
 OPERATORS = (">=", ">", "<=", "<")
 _PATTERN = re.compile(r"^\s*(>=|<=|>|<)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$")
@@ -53,11 +53,14 @@ class Threshold:
         return self.op in (">=", ">")
 
     def headroom(self, value: Decimal) -> Decimal | None:
-        """(value − t)/|t| for >= and >; (t − value)/|t| for <= and <; None when t = 0."""
+        """(value − t)/|t| for >= and >; (t − value)/|t| for <= and <; None when t = 0.
+
+        Computed in ``CONTEXT`` whatever the caller's decimal context: stored results keep the
+        threshold text and the value, and every reader derives the same headroom from them."""
         if self.value == 0:
             return None
-        diff = value - self.value if self.is_lower_bound else self.value - value
-        return divide(diff, abs(self.value))
+        diff = CONTEXT.subtract(value, self.value) if self.is_lower_bound else CONTEXT.subtract(self.value, value)
+        return divide(diff, CONTEXT.abs(self.value))
 
     def __str__(self) -> str:
         return f"{self.op} {to_text(self.value)}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_DOWN, Context, InvalidOperation, Overflow, localcontext
 from decimal import Decimal as D
 from typing import Callable, Mapping
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from bot.domain.decimals import CONTEXT
 from bot.domain.evaluation import evaluate_covenant, evaluate_facility
 from bot.domain.market import Market
 from bot.domain.metrics import compute_metrics
@@ -118,6 +122,36 @@ def test_negative_thresholds_divide_headroom_by_the_absolute_value(must_be, head
 def test_threshold_0_gives_no_headroom():
     result = evaluate(covenant(">= 0", metric="cash"))
     assert (result.status, result.headroom) == ("ok", None)
+
+
+def test_headroom_does_not_depend_on_the_callers_decimal_context():
+    # Stored results keep the threshold text and the value, not the headroom: a reader recomputes it
+    # wherever it runs, so the result must be the evaluation's to the last digit.
+    t = Threshold.parse(">= 1.25")
+    value = D("1.3333333333333333333333333333")
+    expected = t.headroom(value)
+    with localcontext(Context(prec=5, rounding=ROUND_DOWN)):
+        assert t.headroom(value).as_tuple() == expected.as_tuple()
+    assert expected == D("0.06666666666666666666666666664")
+
+
+@settings(max_examples=300, deadline=None)
+@given(op=st.sampled_from((">=", ">", "<=", "<")), sign=st.sampled_from(("", "+", "-")),
+       whole=st.text("0123456789", max_size=30), point=st.booleans(), frac=st.text("0123456789", max_size=30),
+       value=st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_a_threshold_comes_back_from_its_stored_text_to_the_last_digit(op, sign, whole, point, frac, value):
+    number = whole + ("." + frac if point else "")
+    assume(any(c.isdigit() for c in number))
+    t = Threshold.parse(f"{op} {sign}{number}")
+    back = Threshold.parse(str(t))  # what evaluation_results.threshold holds
+    assert (back.op, back.value.as_tuple()) == (t.op, t.value.as_tuple()) or (t.value == 0 and back.value == 0)
+    try:
+        with localcontext(CONTEXT):
+            expected = t.headroom(value)
+    except (InvalidOperation, Overflow):
+        return
+    got = back.headroom(value)
+    assert (got is None and expected is None) or got.as_tuple() == expected.as_tuple()
 
 
 # -- effective threshold ---------------------------------------------------------------------------------
