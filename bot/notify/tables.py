@@ -11,11 +11,12 @@ import datetime as dt
 from sqlalchemy import Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import KeyText, UTCDateTime, optional_text, optional_when
+from bot.store.types import KeyText, PackedText, UTCDateTime, optional_text, optional_when
 
 
 class OutboxRow(SQLModel, table=True):
-    """A rendered message waiting for (or done with) delivery. ``payload`` is JSON text."""
+    """A rendered message waiting for (or done with) delivery. ``payload`` is JSON text, stored
+    compressed when it is large (every e-mail: ``PackedText``; since migration 0007)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -31,7 +32,7 @@ class OutboxRow(SQLModel, table=True):
     thread_role: str | None = optional_text()  # slack only: start | reply | None (not threaded)
     facility_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
     covenant_id: str | None = Field(default=None, sa_column=Column(KeyText(), nullable=True))
-    payload: str = Field(sa_column=Column(Text(), nullable=False))
+    payload: str = Field(sa_column=Column(PackedText(), nullable=False))
     state: str = Field(sa_column=Column(Text(), nullable=False))  # queued sending retry sent dead
     attempts: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -17,10 +17,8 @@ from bot.alerts.lifecycle import EVENT_KINDS
 from bot.alerts.tables import AlertStateRow, AuditRow
 from bot.notify.tables import SlackThreadRow
 from bot.domain.rulebook import RuleSet
-from bot.domain.thresholds import Threshold
 from bot.notify.render_slack import ThreadSummary, render_slack_parent
-from bot.store.repository import load_facilities
-from bot.store.tables import EvaluationResultRow
+from bot.store.repository import latest_result, load_facilities
 
 
 def threads_of(session: Session, facility_id: str, covenant_id: str) -> list[tuple[str, str]]:
@@ -36,10 +34,7 @@ def summary_of(session: Session, facility_id: str, covenant_id: str, ruleset: Ru
     state = session.get(AlertStateRow, (facility_id, covenant_id), populate_existing=True)
     covenant = ruleset.covenant(covenant_id)
     found = load_facilities(session, [facility_id])
-    result = session.scalars(
-        select(EvaluationResultRow).where(col(EvaluationResultRow.facility_id) == facility_id,
-                                          col(EvaluationResultRow.covenant_id) == covenant_id)
-        .order_by(col(EvaluationResultRow.id).desc()).limit(1)).first()
+    result = latest_result(session, facility_id, covenant_id)
     if state is None or covenant is None or not found or result is None:
         return None
     firing = state.state == "firing" and state.alert_status is not None
@@ -53,7 +48,7 @@ def summary_of(session: Session, facility_id: str, covenant_id: str, ruleset: Ru
     return ThreadSummary(
         facility=found[0].facility, covenant=covenant, metric=result.metric,
         status=state.alert_status or "ok" if firing else "ok", since=since, as_of=result.as_of, value=result.value,
-        threshold=Threshold.parse(result.threshold) if result.threshold else None, headroom=result.headroom,
+        threshold=result.threshold, headroom=result.headroom,
         last_event=last.kind if last is not None else "firing",
         last_event_on=(last.as_of if last is not None and last.as_of else result.as_of),
         waived_until=in_force.until if in_force else None, waived_by=in_force.by if in_force else None,

@@ -32,6 +32,7 @@ from bot.store.db import inserted_id
 from bot.store.tables import (
     BalanceRow,
     CryptoRow,
+    EvaluationMetricRow,
     EvaluationResultRow,
     EvaluationRun,
     FacilityRow,
@@ -48,6 +49,7 @@ _ALL_CHUNK = 5000  # facilities per read when the whole book is loaded at once
 FACILITIES: Table = table_of(FacilityRow)
 RUNS: Table = table_of(EvaluationRun)
 RESULTS: Table = table_of(EvaluationResultRow)
+METRICS: Table = table_of(EvaluationMetricRow)
 
 # (domain record, table, columns after facility_id that order a facility's rows)
 _CHILDREN = (
@@ -263,28 +265,32 @@ def save_evaluation(
     results: Iterable[CovenantResult],
     finished_at: datetime | None = None,
 ) -> int:
-    """Store one evaluation run and its results (bulk inserts); returns the run id."""
-    run_id = inserted_id(session.execute(
+    """Store one evaluation run and its results (bulk inserts, ``results`` consumed as it streams);
+    returns the run id."""
+    run_id = start_run(session, kind, as_of, started_at, rules_digest)
+    save_result_rows(session, run_id, map(result_row, results))
+    finish_run(session, run_id, finished_at)
+    return run_id
+
+
+def start_run(session: Session, kind: str, as_of: date, started_at: datetime, rules_digest: str) -> int:
+    """A new, unfinished run (readers of runs see it once ``finish_run`` has set ``finished_at``)."""
+    return inserted_id(session.execute(
         insert(RUNS).values(
             kind=kind, as_of=as_of, started_at=started_at, finished_at=None, rules_digest=rules_digest
         )
     ))
-    batch: list[dict] = []
-    for r in results:
-        batch.append(_result_row(run_id, r))
-        if len(batch) >= _INSERT_CHUNK:
-            session.execute(insert(RESULTS), batch)
-            batch = []
-    if batch:
-        session.execute(insert(RESULTS), batch)
+
+
+def finish_run(session: Session, run_id: int, finished_at: datetime | None = None) -> None:
     done = finished_at or datetime.now(timezone.utc)
     session.execute(RUNS.update().where(RUNS.c.id == run_id).values(finished_at=done))
-    return int(run_id)
 
 
-def _result_row(run_id: int, r: CovenantResult) -> dict:
+def result_row(r: CovenantResult) -> dict[str, Any]:
+    """The row ``save_result_rows`` stores for one result (its ``metric`` goes to evaluation_metrics;
+    the headroom is not stored: readers derive it from the value and the threshold)."""
     return {
-        "run_id": run_id,
         "as_of": r.as_of,
         "facility_id": r.facility_id,
         "covenant_id": r.covenant_id,
@@ -292,10 +298,49 @@ def _result_row(run_id: int, r: CovenantResult) -> dict:
         "value": r.value,
         "threshold": str(r.threshold),
         "status": r.status,
-        "headroom": r.headroom,
         "reason": r.reason,
         "months_to_breach": r.months_to_breach,
     }
+
+
+def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any]],
+                     batch_size: int = _INSERT_CHUNK) -> int:
+    """Append rows built by ``result_row`` to a started run, ``batch_size`` per INSERT, never holding
+    more than one batch; returns how many. May be called several times for one run (a run written in
+    pieces). The dicts are taken over (``metric`` is moved out, ``run_id`` set).
+
+    A covenant's metric is stored once per run (``evaluation_metrics``); a second, different metric
+    for the same covenant in one run is refused (ValueError): readers could not tell them apart."""
+    stmt = select(METRICS.c.covenant_id, METRICS.c.metric).where(METRICS.c.run_id == run_id)
+    known: dict[str, str] = {cid: metric for cid, metric in session.execute(stmt)}
+    new_metrics: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    count = 0
+
+    def flush() -> None:
+        if new_metrics:
+            session.execute(insert(METRICS), new_metrics)
+            new_metrics.clear()
+        if batch:
+            session.execute(insert(RESULTS), batch)
+            batch.clear()
+
+    for row in rows:
+        metric = row.pop("metric")
+        covenant_id = row["covenant_id"]
+        seen = known.get(covenant_id)
+        if seen is None:
+            known[covenant_id] = metric
+            new_metrics.append({"run_id": run_id, "covenant_id": covenant_id, "metric": metric})
+        elif seen != metric:
+            raise ValueError(f"covenant {covenant_id!r} has two metrics in run {run_id}: {seen!r} and {metric!r}")
+        row["run_id"] = run_id
+        batch.append(row)
+        count += 1
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,23 +364,57 @@ def latest_run(session: Session, as_of: date | None = None, kind: str | None = "
     return RunInfo(*row) if row else None
 
 
+_RESULT_COLUMNS = (RESULTS.c.facility_id, RESULTS.c.covenant_id, RESULTS.c.as_of, RESULTS.c.value,
+                   RESULTS.c.threshold, RESULTS.c.status, RESULTS.c.reason, RESULTS.c.months_to_breach)
+
+
+class _ResultReader:
+    """Stored rows back into ``CovenantResult``s: the metric looked up per (run, covenant), the
+    headroom derived from the value and the stored threshold (exactly as the evaluation computed it)."""
+
+    def __init__(self, session: Session):
+        self._session = session
+        self._thresholds: dict[str, Threshold] = {}
+        self._metrics: dict[tuple[int, str], str] = {}
+        self._runs: set[int] = set()
+
+    def metric(self, run_id: int, covenant_id: str) -> str:
+        if run_id not in self._runs:
+            self._runs.add(run_id)
+            stmt = select(METRICS.c.covenant_id, METRICS.c.metric).where(METRICS.c.run_id == run_id)
+            for cid, metric in self._session.execute(stmt):
+                self._metrics[(run_id, cid)] = metric
+        return self._metrics[(run_id, covenant_id)]
+
+    def result(self, run_id: int, row: Sequence[Any]) -> CovenantResult:
+        fid, cid, as_of, value, threshold_text, status, reason, mtb = row
+        t = self._thresholds.get(threshold_text)
+        if t is None:
+            t = self._thresholds[threshold_text] = Threshold.parse(threshold_text)
+        headroom = None if value is None else t.headroom(value)
+        return CovenantResult(fid, cid, self.metric(run_id, cid), as_of, value, t, status, headroom, reason, mtb)
+
+
 def run_results(session: Session, run_id: int) -> list[CovenantResult]:
     """The results of one run, sorted by facility_id then covenant_id."""
     stmt = (
-        select(
-            RESULTS.c.facility_id, RESULTS.c.covenant_id, RESULTS.c.metric, RESULTS.c.as_of,
-            RESULTS.c.value, RESULTS.c.threshold, RESULTS.c.status, RESULTS.c.headroom,
-            RESULTS.c.reason, RESULTS.c.months_to_breach,
-        )
+        select(*_RESULT_COLUMNS)
         .where(RESULTS.c.run_id == run_id)
         .order_by(RESULTS.c.facility_id, RESULTS.c.covenant_id)
     )
-    thresholds: dict[str, Threshold] = {}
-    out = []
-    for fid, cid, metric, as_of, value, threshold, status, headroom, reason, mtb in session.execute(stmt):
-        t = thresholds.get(threshold) or thresholds.setdefault(threshold, Threshold.parse(threshold))
-        out.append(CovenantResult(fid, cid, metric, as_of, value, t, status, headroom, reason, mtb))
-    return out
+    reader = _ResultReader(session)
+    return [reader.result(run_id, row) for row in session.execute(stmt)]
+
+
+def latest_result(session: Session, facility_id: str, covenant_id: str) -> CovenantResult | None:
+    """The most recently stored result of one covenant at one facility (any run), or None."""
+    stmt = (
+        select(RESULTS.c.run_id, *_RESULT_COLUMNS)
+        .where(RESULTS.c.facility_id == facility_id, RESULTS.c.covenant_id == covenant_id)
+        .order_by(RESULTS.c.id.desc()).limit(1)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else _ResultReader(session).result(row[0], row[1:])
 
 
 def latest_results(

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
-from bot.store.repository import RESULTS, RUNS
+from bot.store.repository import METRICS, RESULTS, RUNS
 
 QUARTER_ENDS = ((3, 31), (6, 30), (9, 30), (12, 31))
 _CHUNK = 200  # runs per DELETE
@@ -32,7 +32,7 @@ class Pruned:
 
 
 def prune_results(session: Session, today: date, keep_days: int) -> Pruned:
-    """Delete the runs (and their results) older than ``keep_days`` that are not at a quarter end."""
+    """Delete the runs (and their results and metrics) older than ``keep_days`` that are not at a quarter end."""
     if keep_days <= 0:
         return Pruned(0, 0, None)
     cutoff = today - timedelta(days=keep_days)
@@ -43,5 +43,6 @@ def prune_results(session: Session, today: date, keep_days: int) -> Pruned:
         chunk = old[start:start + _CHUNK]
         deleted = cast(CursorResult[Any], session.execute(delete(RESULTS).where(RESULTS.c.run_id.in_(chunk))))
         results += deleted.rowcount or 0
+        session.execute(delete(METRICS).where(METRICS.c.run_id.in_(chunk)))
         session.execute(delete(RUNS).where(RUNS.c.id.in_(chunk)))
     return Pruned(len(old), results, cutoff)

@@ -102,29 +102,44 @@ class EvaluationRun(SQLModel, table=True):
     rules_digest: str = Field(sa_column=Column(Text(), nullable=False))
 
 
-_RUN_FK = ForeignKey("evaluation_runs.id", ondelete="CASCADE", name="fk_evaluation_results_run_id")
+def _run_fk(table: str) -> ForeignKey:
+    return ForeignKey("evaluation_runs.id", ondelete="CASCADE", name=f"fk_{table}_run_id")
 
 
 class EvaluationResultRow(SQLModel, table=True):
+    """One covenant at one facility in one run: only what a reader cannot derive (issue 12).
+
+    The headroom is not stored: it is ``Threshold.parse(threshold).headroom(value)`` (the stored
+    threshold is the effective one of that row). The metric is the covenant's, the same on every row
+    of a run: it is stored once per run and covenant in ``evaluation_metrics``."""
+
     __tablename__ = "evaluation_results"
     __table_args__ = (
         Index("ix_evaluation_results_facility_covenant_as_of", "facility_id", "covenant_id", "as_of"),
         Index("ix_evaluation_results_run_id", "run_id"),
-        Index("ix_evaluation_results_as_of_status", "as_of", "status"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer(), primary_key=True, autoincrement=True))
-    run_id: int = Field(sa_column=Column(Integer(), _RUN_FK, nullable=False))
+    run_id: int = Field(sa_column=Column(Integer(), _run_fk("evaluation_results"), nullable=False))
     as_of: dt.date = Field(sa_column=Column(Date(), nullable=False))
     facility_id: str = Field(sa_column=Column(KeyText(), nullable=False))
     covenant_id: str = Field(sa_column=Column(KeyText(), nullable=False))
-    metric: str = Field(sa_column=Column(Text(), nullable=False))
     value: Decimal | None = _money(nullable=True)
     threshold: str = Field(sa_column=Column(Text(), nullable=False))
     status: str = Field(sa_column=Column(Text(), nullable=False))
-    headroom: Decimal | None = _money(nullable=True)
     reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     months_to_breach: int | None = Field(default=None, sa_column=Column(Integer(), nullable=True))
+
+
+class EvaluationMetricRow(SQLModel, table=True):
+    """The metric (expression label) of each covenant evaluated in a run, once per run and covenant."""
+
+    __tablename__ = "evaluation_metrics"
+
+    run_id: int = Field(sa_column=Column(Integer(), _run_fk("evaluation_metrics"), primary_key=True,
+                                         autoincrement=False))
+    covenant_id: str = Field(sa_column=Column(KeyText(), primary_key=True))
+    metric: str = Field(sa_column=Column(Text(), nullable=False))
 
 
 # The tables that hold loan data, in the order an import writes them (parents first).
@@ -140,4 +155,5 @@ ALL_TABLES = {
     **DATA_TABLES,
     "evaluation_runs": table_of(EvaluationRun),
     "evaluation_results": table_of(EvaluationResultRow),
+    "evaluation_metrics": table_of(EvaluationMetricRow),
 }

@@ -59,10 +59,12 @@ def _insert(engine, table: str, rows: list[dict]) -> None:
 
 
 def _result(facility_id: str, covenant_id: str, as_of: date, value, status="ok", **kw) -> CovenantResult:
+    """A result as the evaluation makes it: the headroom is the threshold's of the value."""
+    threshold = kw.pop("threshold", Threshold.parse(">= 1.25"))
     return CovenantResult(
         facility_id=facility_id, covenant_id=covenant_id, metric="dscr_ttm", as_of=as_of, value=value,
-        threshold=kw.pop("threshold", Threshold.parse(">= 1.25")), status=status,
-        headroom=kw.pop("headroom", None), reason=kw.pop("reason", None), **kw,
+        threshold=threshold, status=status, headroom=None if value is None else threshold.headroom(value),
+        reason=kw.pop("reason", None), **kw,
     )
 
 
@@ -269,12 +271,13 @@ def test_saved_results_come_back_as_they_went_in(engine):
     started = datetime(2026, 3, 31, 6, 0, tzinfo=timezone.utc)
     results = [
         _result("F-2", "min-dscr", as_of, Decimal("1.3333333333333333333333333333"), status="warning",
-                headroom=Decimal("0.0666666666666666666666666667"), months_to_breach=7),
+                months_to_breach=7),
         _result("F-1", "max-ltv", as_of, None, status="no_data", threshold=Threshold.parse("<= 0.70"),
                 reason="no collateral"),
-        _result("F-1", "neg", as_of, Decimal("-0.40"), status="breach", threshold=Threshold.parse(">= -0.35"),
-                headroom=Decimal("-0.1428571428571428571428571429")),
+        _result("F-1", "neg", as_of, Decimal("-0.40"), status="breach", threshold=Threshold.parse(">= -0.35")),
     ]
+    assert results[0].headroom == Decimal("0.06666666666666666666666666664")
+    assert results[2].headroom == Decimal("-0.1428571428571428571428571429")
     with session_scope(engine) as session:
         run_id = save_evaluation(session, "check", as_of, started, "sha256:abc", iter(results))
     with session_scope(engine) as session:
