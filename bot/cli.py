@@ -7,6 +7,7 @@ Imports of the use cases sit inside the commands so that `covbot --help` starts 
 
 from __future__ import annotations
 
+import functools
 import sys
 from enum import Enum
 from typing import Optional
@@ -94,10 +95,12 @@ def check(
     check_sheet_output(fmt, output)
     t = as_of_date(as_of)
     with bootstrap.app() as app:
-        if fmt is SheetFormat.json and (dry_run or no_notify):
+        if not (dry_run or no_notify):
+            worst = _check_and_notify(app, rules, t, facility, covenant, fmt, output)
+        elif fmt is SheetFormat.json:
             worst = _check_json_streaming(app, rules, t, facility, covenant, dry_run)
         else:
-            worst = _check(app, rules, t, facility, covenant, fmt, output, dry_run, no_notify)
+            worst = _check(app, rules, t, facility, covenant, fmt, output, dry_run)
     if fail_on is not None and worst is not None:
         from bot.domain.results import SEVERITY_ORDER
 
@@ -105,28 +108,56 @@ def check(
             raise typer.Exit(EXIT_FAIL_ON)
 
 
-def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notify) -> Optional[Status]:
-    """`check` keeping the results (tables, sheets, alerts); returns the worst status."""
-    from bot.alerts.advance import describe_notifications
-    from bot.render.console import results_json, results_table, summary_line
+def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run) -> Optional[Status]:
+    """`check --dry-run` or `--no-notify` as a table or sheet: the results kept; returns the worst status."""
     from bot.usecases.check import run_check
-    from bot.usecases.notify import notify_after_check
+
+    outcome = run_check(app.engine, app.rules(rules), as_of, now=app.clock(), facility_ids=facility,
+                        covenant_ids=covenant, dry_run=dry_run)
+    borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
+    _print_check(fmt, output, outcome.results, borrowers, outcome.as_of, outcome.counts(), {}, None)
+    return outcome.worst()
+
+
+def _check_and_notify(app, rules, as_of, facility, covenant, fmt, output) -> Optional[Status]:
+    """`check` with notifications (the daily job): results stored and alerts advanced as they are
+    computed, then the outbox dispatched. JSON streams (memory flat at any size); a table or sheet
+    keeps the results it shows. Returns the worst status."""
+    from bot.alerts.advance import describe_notifications
+    from bot.render.console import ROW_SEPARATOR, JsonRowsWriter, json_row
+    from bot.usecases.check import RenderedRows
+    from bot.usecases.notify import check_and_notify
 
     ruleset = app.rules(rules)
-    outcome = run_check(app.engine, ruleset, as_of, now=app.clock(), facility_ids=facility,
-                        covenant_ids=covenant, dry_run=dry_run)
-    notify_report = None
-    if not (dry_run or no_notify):
-        notified = notify_after_check(app.engine, outcome, app.clock(), routing=app.settings,
-                                      deliver=app.dispatch)
-        notify_report = describe_notifications(notified.alerts, notified.delivery, app.settings)
+    run = functools.partial(check_and_notify, app.engine, ruleset, as_of, now=app.clock(), routing=app.settings,
+                            deliver=app.dispatch, facility_ids=facility, covenant_ids=covenant,
+                            worker_engine=app.worker_engine())
     if fmt is SheetFormat.json:
-        typer.echo(results_json(outcome.results))
-    elif fmt in (SheetFormat.csv, SheetFormat.xlsx):
+        with JsonRowsWriter(sys.stdout) as writer:
+            checked = run(on_result=writer.write, rendered=RenderedRows(
+                json_row, ROW_SEPARATOR, lambda text, rows, _worst: writer.write_rendered(text, rows)))
+        sys.stdout.flush()
+        return checked.worst()
+    results: list = []
+    borrowers: dict[str, str] = {}
+
+    def remember(facilities) -> None:
+        borrowers.update((f.facility_id, f.borrower) for f in facilities)
+
+    checked = run(on_result=results.append, on_facilities=remember)
+    report = describe_notifications(checked.alerts, checked.delivery, app.settings)
+    _print_check(fmt, output, results, borrowers, as_of, checked.counts(), checked.waived, report)
+    return checked.worst()
+
+
+def _print_check(fmt, output, results, borrowers, as_of, counts, waived, notify_report) -> None:
+    """The check's results as a table (with the notifications report) or a sheet."""
+    from bot.render.console import results_table, summary_line
+
+    if fmt in (SheetFormat.csv, SheetFormat.xlsx):
         from bot.render.check_sheet import check_sheet
 
-        borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
-        wrote = write_sheet(check_sheet(outcome.results, borrowers), fmt, output)
+        wrote = write_sheet(check_sheet(results, borrowers), fmt, output)
         err = make_console(stderr=True)
         if wrote:
             err.print(escape(wrote))
@@ -134,13 +165,10 @@ def _check(app, rules, as_of, facility, covenant, fmt, output, dry_run, no_notif
             err.print(notify_report)
     else:
         console = make_console()
-        borrowers = {fid: f.borrower for fid, f in outcome.facilities.items()}
-        console.print(results_table(outcome.results, f"Covenant check as of {outcome.as_of}", borrowers,
-                                    outcome.waived))
-        console.print(summary_line(outcome.counts()))
+        console.print(results_table(results, f"Covenant check as of {as_of}", borrowers, waived))
+        console.print(summary_line(counts))
         if notify_report is not None:
             console.print(notify_report)
-    return outcome.worst()
 
 
 def _check_json_streaming(app, rules, as_of, facility, covenant, dry_run) -> Optional[Status]:

@@ -11,6 +11,7 @@ alert state and notifications never disagree, whatever crashes afterwards.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.alerts import store
 from bot.alerts.grouping import split_for_delivery
-from bot.alerts.lifecycle import AlertEvent, AlertState, advance
+from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
 from bot.alerts.routing import routes_for
 from bot.alerts.tables import AlertStateRow
 from bot.config import Settings
@@ -61,14 +62,14 @@ class AlertAdvance:
         self.waivers = store.current_waivers(session)  # every waiver in force: a handful
         self.covenants = {c.id: c for c in ruleset.covenants}
         self._given = facilities
-        self._recent: dict[str, Facility] = {}  # facilities of the chunks being evaluated
-        self._older: dict[str, Facility] = {}
+        self._seen: dict[str, Facility] = {}  # facilities of the results not advanced yet, in id order
         self.facilities: dict[str, Facility] = {}  # facilities with an event to send
         self._buffer: list[CovenantResult] = []
 
-    def facilities_seen(self, chunk: Iterable) -> None:
-        """Hook for the evaluation (``on_facilities``): the facilities about to be evaluated."""
-        self._older, self._recent = self._recent, {d.facility_id: d.facility for d in chunk}
+    def facilities_seen(self, facilities: Iterable[Facility]) -> None:
+        """The facilities about to be evaluated (in facility_id order, before their results)."""
+        for facility in facilities:
+            self._seen[facility.facility_id] = facility
 
     def add(self, result: CovenantResult) -> None:
         self._buffer.append(result)
@@ -78,7 +79,13 @@ class AlertAdvance:
     def _facility(self, facility_id: str) -> Facility | None:
         if self._given is not None:
             return self._given.get(facility_id)
-        return self._recent.get(facility_id) or self._older.get(facility_id)
+        return self._seen.get(facility_id)
+
+    def _forget_facilities_before(self, facility_id: str) -> None:
+        """Results come in facility_id order: no later one needs a facility before this one."""
+        done = [fid for fid in itertools.takewhile(lambda fid: fid < facility_id, self._seen)]
+        for fid in done:
+            del self._seen[fid]
 
     def _advance_chunk(self) -> None:
         results, self._buffer = self._buffer, []
@@ -96,10 +103,8 @@ class AlertAdvance:
                 continue
             previous = states.get(key)
             state, events = advance(previous, result, covenant, now, self.waivers.get(key))
-            if previous is None:
-                fresh.append(state)
-            elif state != previous:
-                changed.append(state)
+            if state_changed(previous, state):  # more than its annotations: a steady day writes little
+                (fresh if previous is None else changed).append(state)
             if events or previous is None or previous.state != state.state:
                 run.audit += _audit_change(previous, state, events, result, now)
             for event in events:
@@ -113,6 +118,7 @@ class AlertAdvance:
                         self.facilities[event.facility_id] = facility
             if state.waived and state.waived_until is not None:
                 run.waived[key] = state.waived_until
+        self._forget_facilities_before(results[-1].facility_id)
         store.write_states(self.session, fresh, changed, now)
         run.states_written += len(fresh) + len(changed)
         store.audit_rows(self.session, run.audit)

@@ -16,7 +16,8 @@ See docs/alerts.md for every rule, with the reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import operator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, get_args
@@ -68,6 +69,33 @@ class AlertState:
     acknowledged_status: str | None = None  # acknowledged (from Slack) while it had this status
 
 
+def replace(current: AlertState, /, **changes: object) -> AlertState:
+    """``dataclasses.replace`` for an ``AlertState``, without its per-call field introspection: the
+    daily job advances every alert of the book (hundreds of thousands), several changes each.
+    ``AlertState`` has no ``__post_init__``, so copying its fields is all ``replace`` would do."""
+    new = object.__new__(AlertState)
+    new.__dict__.update(current.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+# What is stored of an alert only to describe it (the latest evaluation): a change of these alone is
+# not written back (see ``changed``); the lifecycle reads ``as_of`` only while a candidate is being
+# counted, and every step of that count is itself a change.
+ANNOTATIONS = frozenset({"as_of", "last_value", "threshold", "headroom"})
+MATERIAL = tuple(name for name in AlertState.__dataclass_fields__ if name not in ANNOTATIONS)
+_material = operator.attrgetter(*MATERIAL)
+
+
+def changed(previous: AlertState | None, state: AlertState) -> bool:
+    """Whether the daily job must write ``state`` back: it differs from ``previous`` in more than
+    its annotations. An alert at rest (inactive, nothing counting or open) is not stored at all: no
+    stored state means at rest. A steady day (the same statuses as yesterday) writes nothing."""
+    if previous is None:
+        return not at_rest(state)
+    return _material(previous) != _material(state)
+
+
 @dataclass(frozen=True)
 class AlertEvent:
     kind: EventKind
@@ -92,7 +120,17 @@ def advance(
 ) -> tuple[AlertState, list[AlertEvent]]:
     """The next state of the alert after one evaluation, and the events it produced."""
     _check_identity(previous, result, covenant, waiver)
-    prev = previous or AlertState(result.facility_id, result.covenant_id)
+    if result.status == "ok" and (previous is None or at_rest(previous)):
+        # met, and nothing open or counting: the alert stays at rest (most of a book, most days)
+        return AlertState(result.facility_id, result.covenant_id, status="ok", as_of=result.as_of,
+                          last_value=result.value, threshold=result.threshold, headroom=result.headroom,
+                          last_notified_at=previous.last_notified_at if previous is not None else None), []
+    return _advance(previous or AlertState(result.facility_id, result.covenant_id), result, covenant, now, waiver)
+
+
+def _advance(prev: AlertState, result: CovenantResult, covenant: Covenant, now: datetime, waiver: Waiver | None
+             ) -> tuple[AlertState, list[AlertEvent]]:
+    """``advance`` step by step (every case; ``advance`` shortcuts the alert at rest)."""
     opts = covenant.alert
     new_date = prev.as_of is None or result.as_of > prev.as_of
     nxt, transition = _move(prev, result.status, opts.pending_evaluations, opts.keep_firing_evaluations, new_date)
@@ -113,7 +151,21 @@ def advance(
     nxt = _reminder(nxt, opts.remind_every, now, emit)
     if any(e.notify for e in emit.events):
         nxt = replace(nxt, last_notified_at=now)
+    if prev.as_of is not None and prev.as_of > result.as_of:
+        # an earlier test date evaluated again: the alert keeps its latest one, so that date is
+        # not counted a second time when it comes again
+        nxt = replace(nxt, as_of=prev.as_of)
     return nxt, emit.events
+
+
+def at_rest(state: AlertState) -> bool:
+    """Inactive with nothing pending, waived, acknowledged or on the breach clock: an ``ok``
+    evaluation changes nothing but the annotations (what ``_closed`` and ``_breach_clock`` would set
+    is already so), and a state at rest behaves exactly as no state at all."""
+    return (state.state == "inactive" and state.alert_status is None
+            and state.candidate_status is None and state.candidate_count == 0 and state.fired_at is None
+            and state.breach_since is None and not state.eod_sent and not state.waived
+            and state.waived_until is None and state.acknowledged_status is None)
 
 
 def _check_identity(previous, result, covenant, waiver) -> None:

@@ -14,7 +14,7 @@ from typing import Iterable
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from bot.alerts.lifecycle import AlertState
+from bot.alerts.lifecycle import ANNOTATIONS, AlertState
 from bot.alerts.tables import AlertStateRow, AuditRow, WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.domain.thresholds import Threshold
@@ -205,7 +205,7 @@ def audit_rows(session: Session, rows: list[dict]) -> None:
     """Many audit rows in one INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
     if rows:
         columns = ("facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
-        session.execute(insert(AuditRow), [{**dict.fromkeys(columns), **row} for row in rows])
+        session.connection().execute(insert(AuditRow.__table__), [{**dict.fromkeys(columns), **row} for row in rows])
 
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
@@ -266,31 +266,27 @@ def recent_values(session: Session, keys: Iterable[Key], as_of: date, limit: int
     return {key: [v for _, v in sorted(days.items()) if v is not None][-limit:] for key, days in by_key.items()}
 
 
+_LIFECYCLE_FIELDS = tuple(name for name in _STATE_FIELDS if name not in ANNOTATIONS or name == "as_of")
+
+
 def load_states_between(session: Session, first: str, last: str) -> dict[Key, AlertState]:
     """The stored alert states of the facilities ``first`` … ``last`` (ids in order): one range
-    query, for a chunk of the book evaluated in facility_id order."""
+    query, for a chunk of the book evaluated in facility_id order. What the lifecycle needs only:
+    the annotations of the last evaluation (value, threshold, headroom) are left out; the daily job
+    writes a state back only when more than those changed (``bot.alerts.lifecycle.changed``)."""
     table = AlertStateRow.__table__
-    columns = [table.c.facility_id, table.c.covenant_id, table.c.threshold, table.c.acknowledged_status,
-               *(table.c[name] for name in _STATE_FIELDS)]
-    thresholds: dict[str, Threshold] = {}
-    out: dict[Key, AlertState] = {}
-    for facility_id, covenant_id, threshold, acknowledged, *values in session.execute(
-            select(*columns).where(table.c.facility_id >= first, table.c.facility_id <= last)):
-        parsed = None
-        if threshold:
-            parsed = thresholds.get(threshold)
-            if parsed is None:
-                parsed = thresholds[threshold] = Threshold.parse(threshold)
-        out[(facility_id, covenant_id)] = AlertState(
-            facility_id, covenant_id, threshold=parsed, acknowledged_status=acknowledged,
-            **dict(zip(_STATE_FIELDS, values)))
-    return out
+    columns = [table.c.facility_id, table.c.covenant_id, table.c.acknowledged_status,
+               *(table.c[name] for name in _LIFECYCLE_FIELDS)]
+    rows = session.connection().execute(
+        select(*columns).where(table.c.facility_id >= first, table.c.facility_id <= last)).all()
+    return {(fid, cid): AlertState(fid, cid, acknowledged_status=acknowledged, **dict(zip(_LIFECYCLE_FIELDS, values)))
+            for fid, cid, acknowledged, *values in rows}
 
 
 def write_states(session: Session, fresh: list[AlertState], changed: list[AlertState], now: datetime) -> None:
     """New alerts in one INSERT, changed ones in one UPDATE by primary key (executemany)."""
-    if fresh:
-        session.execute(insert(AlertStateRow), [_values_of(s, now) for s in fresh])
+    if fresh:  # Core executemany: the ORM's bulk path would group rows by the columns they set
+        session.connection().execute(insert(AlertStateRow.__table__), [_values_of(s, now) for s in fresh])
     if changed:
         table = AlertStateRow.__table__
         names = (*_STATE_FIELDS, "threshold", "updated_at")

@@ -10,7 +10,7 @@ import errno
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -34,12 +34,10 @@ class ServiceMetrics:
         self.leader = Gauge("covbot_leader", "1 while this instance is the leader.", registry=r)
         self.job_errors = Counter("covbot_job_errors", "Failed job runs, by job.", ["job"], registry=r)
 
-    def evaluated(self, results, seconds: float) -> None:
+    def evaluated(self, counts: Mapping[tuple[str, str], int], seconds: float) -> None:
+        """One evaluation done: ``counts`` of (covenant_id, status)."""
         self.evaluations.labels("ok").inc()
         self.duration.observe(seconds)
-        counts: dict[tuple[str, str], int] = {}
-        for r in results:
-            counts[(r.covenant_id, r.status)] = counts.get((r.covenant_id, r.status), 0) + 1
         self.statuses.clear()
         for (covenant_id, status), n in counts.items():
             self.statuses.labels(covenant_id, status).set(n)

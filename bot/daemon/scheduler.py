@@ -1,6 +1,6 @@
 """`covbot run`: the scheduler and its jobs. Jobs only call use cases (``bot.usecases``).
 
-    evaluate  COVBOT_EVAL_CRON      run_check(as_of = the slot's date in COVBOT_TIMEZONE) + notify_after_check
+    evaluate  COVBOT_EVAL_CRON      check_and_notify(as_of = the slot's date in COVBOT_TIMEZONE)
     digest    COVBOT_DIGEST_CRON    build the digest at the slot's date and queue it
     dispatch  COVBOT_DISPATCH_SECONDS   deliver due outbox messages (time budget = the interval)
     inbox     COVBOT_INBOX_POLL_SECONDS import drops, then evaluate (only with COVBOT_INBOX)
@@ -44,9 +44,8 @@ from bot.notify.outbox import counts
 from bot.slackapp.listener import SlackListener
 from bot.slackapp.listener import configured as slack_configured
 from bot.store.db import session_scope
-from bot.usecases.check import run_check
 from bot.usecases.digest import build_digest, default_routes, queue_digest
-from bot.usecases.notify import notify_after_check
+from bot.usecases.notify import check_and_notify
 from bot.usecases.retention import prune_old_results
 
 log = logging.getLogger("covbot.service")
@@ -252,16 +251,16 @@ class Service:
             rules = self.watcher.poll(self.clock())
             started = time.monotonic()
             try:
-                outcome = run_check(self.engine, rules, as_of, now=self.clock())
-                notify_after_check(self.engine, outcome, self.clock(), routing=self.settings,
-                                   deliver=lambda: self.app.dispatch(0))  # the dispatch job delivers
+                checked = check_and_notify(self.engine, rules, as_of, now=self.clock(), routing=self.settings,
+                                           deliver=lambda: self.app.dispatch(0),  # the dispatch job delivers
+                                           worker_engine=self.app.worker_engine())
             except Exception:
                 self.metrics.evaluation_failed()
                 raise
-            self.metrics.evaluated(outcome.results, time.monotonic() - started)
-            log.info("evaluated %d results as of %s (run %s)", len(outcome.results), as_of, outcome.run_id,
-                     extra={"as_of": str(as_of), "counts": outcome.counts()})
-            return outcome
+            self.metrics.evaluated(checked.by_covenant, time.monotonic() - started)
+            log.info("evaluated %d results as of %s (run %s)", checked.results, as_of, checked.run_id,
+                     extra={"as_of": str(as_of), "counts": checked.counts()})
+            return checked
 
     def send_digest(self, as_of) -> None:
         with self._work:

@@ -11,7 +11,7 @@ import io
 from datetime import date
 
 from rich.console import Console
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -31,6 +31,7 @@ from bot.notify.render import (
 )
 from bot.render.explain import render_explanation
 from bot.slackapp.blocks import text_message
+from bot.store.repository import latest_run, status_counts
 from bot.usecases.evaluate import book_in
 from bot.usecases.explain import explain_in
 
@@ -57,12 +58,11 @@ def _e(text: object) -> str:
 
 
 def status_message(session: Session) -> dict:
-    counts: dict[str | None, int] = {
-        status: n for status, n in session.execute(
-            select(col(AlertStateRow.status), func.count()).group_by(col(AlertStateRow.status))).all()}
-    if not counts:
+    run = latest_run(session)  # the latest check: an alert at rest has no stored state to count
+    if run is None:
         return text_message("No covenant has been evaluated with alerts yet (run `covbot check` or `covbot run`).")
-    latest = session.scalar(select(func.max(AlertStateRow.as_of)))
+    counts = status_counts(session, run.id)
+    latest = run.as_of
     order = ("breach", "no_data", "warning", "ok")
     parts = [f"{counts.get(s, 0)} {STATUS_WORDS[s]}" for s in order if counts.get(s)]
     breaches = session.scalars(

@@ -424,3 +424,9 @@ def latest_results(
     run = latest_run(session, as_of, kind)
     return run_results(session, run.id) if run else []
 
+
+
+def status_counts(session: Session, run_id: int) -> dict[str, int]:
+    """How many results of one run have each status."""
+    stmt = select(RESULTS.c.status, func.count()).where(RESULTS.c.run_id == run_id).group_by(RESULTS.c.status)
+    return {status: n for status, n in session.execute(stmt)}

@@ -122,18 +122,29 @@ def stream_check(
         return save_evaluation(session, "check", as_of, now, ruleset.digest, passed_on())
 
 
+def pool_plan(engine: Engine, facility_ids: Iterable[str] | None) -> tuple[int, list[tuple[str, str]]] | None:
+    """(workers, runs of facility ids) to evaluate the whole book on several processes, or None
+    (some facilities only, a small book or one CPU: evaluating here costs less). Leaves no
+    connection open, so the workers can be forked next."""
+    workers = min(check_pool.available_cpus(), check_pool.MAX_WORKERS)
+    if workers < 2 or facility_ids is not None:
+        return None
+    with read_scope(engine) as session:
+        if count_facilities(session) < check_pool.MIN_FACILITIES:
+            return None
+        ranges = facility_id_ranges(session, check_pool.RUN_SIZE)
+    engine.dispose()  # no open connection crosses into the workers
+    return workers, ranges
+
+
 def _dry_run_in_parallel(engine: Engine, worker_engine: Callable[[], Engine], ruleset: RuleSet, as_of: date,
                          covenant_ids: Iterable[str] | None, rendered: RenderedRows) -> bool:
     """Run the dry run on worker processes; False (nothing done) for a small book or one CPU."""
     covenants = chosen_covenants(ruleset, covenant_ids)
-    workers = min(check_pool.available_cpus(), check_pool.MAX_WORKERS)
-    if workers < 2:
+    plan = pool_plan(engine, None)
+    if plan is None:
         return False
-    with read_scope(engine) as session:
-        if count_facilities(session) < check_pool.MIN_FACILITIES:
-            return False
-        ranges = facility_id_ranges(session, check_pool.RUN_SIZE)
-    engine.dispose()  # no open connection crosses into the workers
+    workers, ranges = plan
     check_pool.run_parallel(worker_engine, ruleset, covenants, as_of, ranges,
                             rendered.render, rendered.separator, rendered.on_rows, workers)
     return True

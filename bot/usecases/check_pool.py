@@ -1,13 +1,15 @@
-"""A dry-run check of a large book on several processes, rendered rows returned in order.
+"""A check of a large book on several processes, each run of facilities handed back in order.
 
 The parent splits the book into runs of facility ids; each worker process opens its own engine
 (``open_engine``, from the composition root), builds the ``Market`` once (``open_book``), then
-reads and evaluates one run at a time through the same evaluation path as every other use case
-and returns it rendered (one text per run). The parent writes the runs in facility_id order and
-keeps at most two runs per worker in flight, so memory stays flat at any size.
+reads and evaluates one run at a time through the same evaluation path as every other use case.
+A run comes back rendered (one text, for `check --dry-run --format json`) and, when the parent
+stores the results and advances the alerts (the daily job), with its results and facilities. The
+parent takes the runs in facility_id order and keeps at most two runs per worker in flight, so
+memory stays flat at any size.
 
-Used only for `check --dry-run` without --facility (nothing is stored, so no shared transaction
-is needed); each worker reads in its own transactions.
+Workers only read, each in its own transactions (the book does not change under a check: imports
+and checks take the same write lock); the parent alone writes, in one transaction.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from multiprocessing.context import BaseContext
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine
 
+from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.usecases.evaluate import evaluate_chunks, open_book
@@ -32,8 +39,16 @@ MAX_WORKERS = 8
 RUN_SIZE = 1000  # facilities a worker reads and evaluates at a time
 IN_FLIGHT_PER_WORKER = 2
 
-# (rendered rows joined by the separator, number of rows, worst severity or -1)
-RenderedRun = tuple[str, int, int]
+@dataclass(frozen=True)
+class EvaluatedRun:
+    """One run of facilities, evaluated by a worker."""
+
+    text: str  # the rows rendered and joined ("" when nothing is rendered)
+    rows: int
+    worst: int  # the worst severity of the run, -1 when it has no result
+    results: list[CovenantResult] | None  # kept only when asked (the parent stores them)
+    facilities: list[Facility] | None
+
 
 _worker: dict[str, Any] = {}
 
@@ -46,31 +61,88 @@ def available_cpus() -> int:
 
 
 def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: list[Covenant],
-                  as_of: date, render: Callable[[CovenantResult], str], separator: str) -> None:
+                  as_of: date, render: Callable[[CovenantResult], str] | None, separator: str, keep: bool) -> None:
     engine = open_engine()  # its own connections: none is shared with the parent
     with open_book(engine) as book:
         market = book.market(ruleset, as_of)
-    _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market)
+    _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market,
+                   keep=keep)
 
 
-def _evaluate_run(first: str, last: str) -> RenderedRun:
+def _evaluate_run(first: str, last: str) -> EvaluatedRun:
     with open_book(_worker["engine"]) as book:
         chunk = book.between(first, last)
+    results = list(evaluate_chunks([chunk], _worker["market"], _worker["covenants"]))
     render = _worker["render"]
+    text = _worker["separator"].join(map(render, results)) if render is not None else ""
     severity = SEVERITY_ORDER.__getitem__
-    rows: list[str] = []
-    worst = -1
-    for result in evaluate_chunks([chunk], _worker["market"], _worker["covenants"]):
-        rows.append(render(result))
-        worst = max(worst, severity(result.status))
-    return _worker["separator"].join(rows), len(rows), worst
+    worst = max((severity(r.status) for r in results), default=-1)
+    if not _worker["keep"]:
+        return EvaluatedRun(text, len(results), worst, None, None)
+    return EvaluatedRun(text, len(results), worst, results, [d.facility for d in chunk])
 
 
 def _context() -> BaseContext:
-    # fork: workers start at once and inherit the loaded modules and the rule set; the parent
-    # has no open database connection and has flushed its output when it forks (see run_parallel)
+    """fork where it is safe: workers start at once and inherit the loaded modules and the rule set
+    (the parent has no open database connection and has flushed its output, see evaluated_runs).
+    In a process with other threads (the service: its scheduler, Slack and HTTP threads) a fork
+    could copy a lock some thread holds, so the workers are spawned instead."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def evaluated_runs(
+    open_engine: Callable[[], Engine],
+    ruleset: RuleSet,
+    covenants: Sequence[Covenant],
+    as_of: date,
+    ranges: Sequence[tuple[str, str]],
+    workers: int,
+    *,
+    render: Callable[[CovenantResult], str] | None = None,
+    separator: str = "",
+    keep: bool = False,
+) -> Iterator[Iterator[EvaluatedRun]]:
+    """Evaluate each (first, last) facility-id range on ``workers`` processes; the runs come back
+    in the order of ``ranges``, rendered with ``render`` (a module-level function) when given, with
+    their results and facilities when ``keep``.
+
+    The workers are started (forked) when the block is entered: open no database connection
+    before, so none crosses into them; the parent may open its own inside the block."""
+    sys.stdout.flush()  # a forked child would otherwise write the parent's pending output again
+    sys.stderr.flush()
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_start_worker,
+        initargs=(open_engine, ruleset, list(covenants), as_of, render, separator, keep),
+    ) as pool:
+        pending: deque[Future[EvaluatedRun]] = deque()
+        todo = iter(ranges)
+        limit = workers * IN_FLIGHT_PER_WORKER
+
+        def top_up() -> None:
+            while len(pending) < limit:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                pending.append(pool.submit(_evaluate_run, *nxt))
+
+        def runs() -> Iterator[EvaluatedRun]:
+            while True:
+                top_up()
+                if not pending:
+                    return
+                yield pending.popleft().result()
+
+        top_up()  # the workers start now, before the caller opens anything
+        try:
+            yield runs()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
 
 
 def run_parallel(
@@ -86,26 +158,7 @@ def run_parallel(
 ) -> None:
     """Evaluate each (first, last) facility-id range on ``workers`` processes; ``on_run(text, rows,
     worst)`` is called in the order of ``ranges``."""
-    sys.stdout.flush()  # a forked child would otherwise write the parent's pending output again
-    sys.stderr.flush()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_context(), initializer=_start_worker,
-        initargs=(open_engine, ruleset, list(covenants), as_of, render, separator),
-    ) as pool:
-        pending: deque[Future[RenderedRun]] = deque()
-        todo = iter(ranges)
-        limit = workers * IN_FLIGHT_PER_WORKER
-        try:
-            while True:
-                while len(pending) < limit:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        break
-                    pending.append(pool.submit(_evaluate_run, *nxt))
-                if not pending:
-                    return
-                on_run(*pending.popleft().result())
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    with evaluated_runs(open_engine, ruleset, covenants, as_of, ranges, workers, render=render,
+                        separator=separator) as runs:
+        for run in runs:
+            on_run(run.text, run.rows, run.worst)
