@@ -48,22 +48,33 @@ def inline_classes(html: str) -> str:
     styles = _styles_for("".join(blocks))
     body = _STYLE_BLOCK.sub("", html)
 
+    done: dict[str, str] = {}  # an alert e-mail repeats the same few tags hundreds of times
+
     def tag(match: re.Match) -> str:
-        name, before, classes, after, close = match.groups()
-        before, after = before or "", after or ""
-        style, extra = styles(name.lower(), classes)
-        if not style:
-            return match.group(0)
-        attrs = f'{before} class="{classes}"{after}'
-        existing = re.search(r'\sstyle="([^"]*)"', attrs)
-        if existing:  # an inline style wins over the stylesheet
-            attrs = attrs.replace(existing.group(0), "")
-            style = f"{style}; {existing.group(1)}"
-        present = {m.lower() for m in re.findall(r"\s([a-zA-Z-]+)=", attrs)}
-        added = "".join(f' {k}="{v}"' for k, v in extra if k not in present)
-        return f'<{name}{attrs} style="{style}"{added}{close}>'
+        whole = match.group(0)
+        inlined = done.get(whole)
+        if inlined is None:
+            inlined = done[whole] = _inline_tag(match, styles)
+        return inlined
 
     return _TAG_WITH_CLASS.sub(tag, body)
+
+
+def _inline_tag(match: re.Match, styles) -> str:
+    """One tag with its classes' declarations in its ``style`` (and the old cell attributes)."""
+    name, before, classes, after, close = match.groups()
+    before, after = before or "", after or ""
+    style, extra = styles(name.lower(), classes)
+    if not style:
+        return match.group(0)
+    attrs = f'{before} class="{classes}"{after}'
+    existing = re.search(r'\sstyle="([^"]*)"', attrs)
+    if existing:  # an inline style wins over the stylesheet
+        attrs = attrs.replace(existing.group(0), "")
+        style = f"{style}; {existing.group(1)}"
+    present = {m.lower() for m in re.findall(r"\s([a-zA-Z-]+)=", attrs)}
+    added = "".join(f' {k}="{v}"' for k, v in extra if k not in present)
+    return f'<{name}{attrs} style="{style}"{added}{close}>'
 
 
 @lru_cache(maxsize=8)
