@@ -15,7 +15,8 @@ import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
 from bot.alerts.routing import routes_for
 from bot.alerts.tables import AlertStateRow
+from bot.alerts.waivers import Waiver
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
@@ -53,18 +55,27 @@ class AlertRun:
 
 
 class AlertAdvance:
-    """Advances alerts as results stream in (``add``), then queues notifications (``finish``)."""
+    """Advances alerts as results stream in (``add``), then writes what changed and queues the
+    notifications (``finish``).
 
-    def __init__(self, session: Session, ruleset: RuleSet, now: datetime, settings: Settings,
-                 facilities: Mapping[str, Facility] | None = None, chunk: int = CHUNK):
-        self.session, self.ruleset, self.now, self.settings, self.chunk = session, ruleset, now, settings, chunk
+    Reads the stored states a chunk at a time through ``reads`` (short read transactions, or the
+    caller's one session), keeps what changed (on a steady day, next to nothing) and the events to
+    send, and writes them all in ``finish``'s session: the alerts and their notifications commit
+    together, and no write lock is held while the book is evaluated."""
+
+    def __init__(self, reads: Callable[[], AbstractContextManager[Session]], ruleset: RuleSet, now: datetime,
+                 settings: Settings, waivers: Mapping[Key, Waiver], facilities: Mapping[str, Facility] | None = None,
+                 chunk: int = CHUNK):
+        self.reads, self.ruleset, self.now, self.settings, self.chunk = reads, ruleset, now, settings, chunk
         self.run = AlertRun()
-        self.waivers = store.current_waivers(session)  # every waiver in force: a handful
+        self.waivers = waivers  # every waiver in force: a handful
         self.covenants = {c.id: c for c in ruleset.covenants}
         self._given = facilities
         self._seen: dict[str, Facility] = {}  # facilities of the results not advanced yet, in id order
         self.facilities: dict[str, Facility] = {}  # facilities with an event to send
         self._buffer: list[CovenantResult] = []
+        self._fresh: list[AlertState] = []  # to write in finish
+        self._changed: list[AlertState] = []
 
     def facilities_seen(self, facilities: Iterable[Facility]) -> None:
         """The facilities about to be evaluated (in facility_id order, before their results)."""
@@ -91,11 +102,10 @@ class AlertAdvance:
         results, self._buffer = self._buffer, []
         if not results:
             return
-        ids = [r.facility_id for r in results]
-        states = store.load_states_between(self.session, min(ids), max(ids))
+        with self.reads() as session:
+            states = store.load_states_between(session, results[0].facility_id, results[-1].facility_id)
         run, now = self.run, self.now
-        fresh: list[AlertState] = []
-        changed: list[AlertState] = []
+        fresh, changed = self._fresh, self._changed
         for result in results:
             key = (result.facility_id, result.covenant_id)
             covenant = self.covenants.get(result.covenant_id)
@@ -119,17 +129,17 @@ class AlertAdvance:
             if state.waived and state.waived_until is not None:
                 run.waived[key] = state.waived_until
         self._forget_facilities_before(results[-1].facility_id)
-        store.write_states(self.session, fresh, changed, now)
-        run.states_written += len(fresh) + len(changed)
-        store.audit_rows(self.session, run.audit)
-        run.audit = []
 
-    def finish(self) -> AlertRun:
-        """Advance what is left, acknowledge-clear, queue the notifications (the caller commits)."""
+    def finish(self, session: Session) -> AlertRun:
+        """Advance what is left, write every change and its audit rows, clear the acknowledgements
+        whose status moved on, queue the notifications (the caller commits ``session``)."""
         self._advance_chunk()
-        store.clear_stale_acknowledgements(self.session)
-        _queue(self.session, self.run, self.ruleset, self.facilities, self.now, self.settings)
-        store.audit_rows(self.session, self.run.audit)
+        store.write_states(session, self._fresh, self._changed, self.now)
+        self.run.states_written = len(self._fresh) + len(self._changed)
+        self._fresh, self._changed = [], []
+        store.clear_stale_acknowledgements(session)
+        _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings)
+        store.audit_rows(session, self.run.audit)
         self.run.audit = []
         return self.run
 
@@ -144,10 +154,11 @@ def advance_alerts(
 ) -> AlertRun:
     """Advance the alert of every result and queue its notifications (the caller commits).
     ``results`` in facility_id order (as the check yields them) keeps each chunk's read small."""
-    advancing = AlertAdvance(session, ruleset, now, settings, facilities)
+    advancing = AlertAdvance(lambda: nullcontext(session), ruleset, now, settings, store.current_waivers(session),
+                             facilities)
     for result in results:
         advancing.add(result)
-    return advancing.finish()
+    return advancing.finish(session)
 
 
 # -- audit ---------------------------------------------------------------------------------------

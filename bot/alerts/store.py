@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.lifecycle import ANNOTATIONS, AlertState
-from bot.alerts.tables import AlertStateRow, AuditRow, WaiverRow
+from bot.alerts.tables import AlertEpochRow, AlertStateRow, AuditRow, WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.domain.thresholds import Threshold
 from bot.notify import outbox
@@ -107,6 +107,27 @@ def _values_of(state: AlertState, now: datetime) -> dict:
     values.update(facility_id=state.facility_id, covenant_id=state.covenant_id, updated_at=now,
                   threshold=str(state.threshold) if state.threshold is not None else None)
     return values
+
+
+# -- the alert epoch -----------------------------------------------------------------------------
+
+
+def alert_epoch(session: Session) -> int:
+    """How many checks have advanced the alerts so far (read when a check starts)."""
+    return session.scalar(select(AlertEpochRow.__table__.c.epoch).where(AlertEpochRow.__table__.c.id == 1)) or 0
+
+
+def claim_epoch(session: Session, seen: int) -> bool:
+    """Bump the epoch in the transaction that writes a check's alert changes (locking its row, so
+    checks that finish together take turns); True when it was still ``seen``, False when another
+    check advanced the alerts since this one read them."""
+    table = AlertEpochRow.__table__
+    current = session.scalar(select(table.c.epoch).where(table.c.id == 1).with_for_update())
+    if current is None:  # the row is missing: put it back
+        session.connection().execute(insert(table).values(id=1, epoch=seen + 1))
+        return seen == 0
+    session.connection().execute(update(table).where(table.c.id == 1).values(epoch=current + 1))
+    return current == seen
 
 
 # -- waivers -------------------------------------------------------------------------------------

@@ -83,8 +83,20 @@ class AuditRow(SQLModel, table=True):
     detail: str | None = optional_text()
 
 
+class AlertEpochRow(SQLModel, table=True):
+    """One row: how many checks have advanced the alerts. A check reads it when it starts and bumps
+    it when it writes its alert changes (``bot.alerts.store.claim_epoch``): a check that finds it
+    moved knows another check advanced the same alerts in between, and writes none of its own."""
+
+    __tablename__ = "alert_epoch"
+
+    id: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    epoch: int = Field(sa_column=Column(Integer(), nullable=False))
+
+
 ALERT_TABLES = {
     "alert_states": AlertStateRow.__table__,
     "waivers": WaiverRow.__table__,
     "alert_audit": AuditRow.__table__,
+    "alert_epoch": AlertEpochRow.__table__,
 }

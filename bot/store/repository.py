@@ -13,7 +13,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Date, Table, Text, and_, bindparam, func, insert, select, true
+from sqlalchemy import Date, Table, Text, and_, bindparam, delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from bot.domain.model import (
@@ -430,3 +430,28 @@ def status_counts(session: Session, run_id: int) -> dict[str, int]:
     """How many results of one run have each status."""
     stmt = select(RESULTS.c.status, func.count()).where(RESULTS.c.run_id == run_id).group_by(RESULTS.c.status)
     return {status: n for status, n in session.execute(stmt)}
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Remove a run and everything stored with it (a check that failed half-way)."""
+    session.execute(delete(RESULTS).where(RESULTS.c.run_id == run_id))
+    session.execute(delete(METRICS).where(METRICS.c.run_id == run_id))
+    session.execute(delete(RUNS).where(RUNS.c.id == run_id))
+
+
+def iter_run_results(session: Session, run_id: int, batch: int = 4000) -> Iterator[CovenantResult]:
+    """The results of one run, sorted by facility_id then covenant_id, streamed ``batch`` rows at a time."""
+    stmt = (
+        select(*_RESULT_COLUMNS)
+        .where(RESULTS.c.run_id == run_id)
+        .order_by(RESULTS.c.facility_id, RESULTS.c.covenant_id)
+        .execution_options(yield_per=batch)
+    )
+    reader = _ResultReader(session)
+    for row in session.execute(stmt):
+        yield reader.result(run_id, row)
+
+
+def facility_records(session: Session) -> dict[str, Facility]:
+    """Every stored facility's own row (no financials, lots or holdings), by facility_id."""
+    return {f.facility_id: f for f in _rows(session, Facility, FACILITIES)}

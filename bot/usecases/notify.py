@@ -11,6 +11,7 @@ Returns data; the caller renders it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -18,15 +19,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bot.alerts.advance import AlertAdvance, AlertRun
+from bot.alerts.store import alert_epoch, claim_epoch, current_waivers
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, STATUSES_BY_SEVERITY, CovenantResult, Status
 from bot.domain.rulebook import RuleSet
 from bot.notify.dispatcher import DispatchReport
-from bot.store.db import session_scope
-from bot.store.repository import save_evaluation
+from bot.store.db import read_scope, session_scope
+from bot.store.repository import (
+    delete_run,
+    facility_records,
+    finish_run,
+    iter_run_results,
+    result_row,
+    save_result_rows,
+    start_run,
+)
 from bot.usecases import check_pool
 from bot.usecases.check import RenderedRows, pool_plan
 from bot.usecases.evaluate import chosen_covenants, evaluations
@@ -60,6 +71,11 @@ class CheckedRun:
         return STATUSES_BY_SEVERITY[max(seen)] if seen else None
 
 
+log = logging.getLogger("covbot.check")
+
+RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
+
+
 def check_and_notify(
     engine: Engine,
     ruleset: RuleSet,
@@ -79,7 +95,14 @@ def check_and_notify(
     ``deliver``. Each result goes to ``on_result`` (sorted by facility_id then covenant_id), each
     run of facilities first to ``on_facilities``. With ``worker_engine``, a whole large book is
     evaluated on several processes; with ``rendered`` too, their rows come back already rendered
-    (``rendered.on_rows``) instead of through ``on_result``."""
+    (``rendered.on_rows``) instead of through ``on_result``.
+
+    No write lock is held while the book is evaluated (a service's heartbeat and a Slack click
+    write meanwhile): the results are stored ``RESULTS_PER_TRANSACTION`` at a time in a run that
+    stays unfinished (invisible to every reader of runs), the alert changes are kept, and one last
+    transaction writes them with their audit rows and messages and finishes the run. If another
+    check advanced the alerts in between, that transaction advances them again from the stored
+    results (``_advance_again``), so two checks at once never send a message twice."""
     covenants = chosen_covenants(ruleset, covenant_ids)
     plan = pool_plan(engine, facility_ids) if worker_engine is not None else None
     tally: Counter[tuple[str, str]] = Counter()
@@ -90,8 +113,12 @@ def check_and_notify(
             worker_engine, ruleset, covenants, as_of, ranges, workers, keep=True,
             render=rendered.render if rendered is not None else None,
             separator=rendered.separator if rendered is not None else "")
-    with source as runs, session_scope(engine) as session:  # the workers start first: see evaluated_runs
-        advancing = AlertAdvance(session, ruleset, now, routing)
+    with source as runs:  # the workers start first: see evaluated_runs
+        with session_scope(engine) as session:
+            run_id = start_run(session, "check", as_of, now, ruleset.digest)
+            epoch = alert_epoch(session)
+            waivers = current_waivers(session)
+        advancing = AlertAdvance(lambda: read_scope(engine), ruleset, now, routing, waivers)
 
         def seen(facilities: list[Facility]) -> None:
             advancing.facilities_seen(facilities)
@@ -109,19 +136,62 @@ def check_and_notify(
 
         def here() -> Iterator[CovenantResult]:
             yield from evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
-                                   session=session, on_facilities=lambda chunk: seen([d.facility for d in chunk]))
+                                   on_facilities=lambda chunk: seen([d.facility for d in chunk]))
 
-        def passed_on() -> Iterator[CovenantResult]:
-            hand_over = on_result if (runs is None or rendered is None) else None
+        hand_over = on_result if (runs is None or rendered is None) else None
+        rows: list[dict] = []
+        try:
             for result in pooled() if runs is not None else here():
                 tally[(result.covenant_id, result.status)] += 1
                 if hand_over is not None:
                     hand_over(result)
                 advancing.add(result)
-                yield result
-
-        run_id = save_evaluation(session, "check", as_of, now, ruleset.digest, passed_on())
-        alerts = advancing.finish()
+                rows.append(result_row(result))
+                if len(rows) >= RESULTS_PER_TRANSACTION:
+                    _store(engine, run_id, rows)
+            _store(engine, run_id, rows)
+        except BaseException:
+            _discard(engine, run_id)
+            raise
+    try:
+        with session_scope(engine) as session:
+            if not claim_epoch(session, epoch):
+                advancing = _advance_again(session, ruleset, run_id, now, routing)
+            alerts = advancing.finish(session)
+            finish_run(session, run_id)
+    except BaseException:
+        _discard(engine, run_id)
+        raise
     checked = CheckedRun(as_of, run_id, ruleset, alerts, DispatchReport(), sum(tally.values()), tally)
     checked.delivery = deliver()
     return checked
+
+
+def _advance_again(session: Session, ruleset: RuleSet, run_id: int, now: datetime, routing: Settings
+                   ) -> AlertAdvance:
+    """Another check advanced the alerts while this one evaluated (two checks at once): advance them
+    again from this run's stored results, against the states as they are now, in ``session`` (which
+    holds the write lock, so nothing moves in between). Rare; costs a second pass over the run."""
+    log.info("another check advanced the alerts meanwhile: advancing them again from run %s", run_id)
+    advancing = AlertAdvance(lambda: nullcontext(session), ruleset, now, routing, current_waivers(session),
+                             facilities=facility_records(session))
+    for result in iter_run_results(session, run_id):
+        advancing.add(result)
+    return advancing
+
+
+def _discard(engine: Engine, run_id: int) -> None:
+    """The check failed: remove its unfinished run, without hiding why it failed."""
+    try:
+        with session_scope(engine) as session:
+            delete_run(session, run_id)
+    except Exception:  # the database itself may be what failed
+        log.warning("could not remove the unfinished run %s", run_id, exc_info=True)
+
+
+def _store(engine: Engine, run_id: int, rows: list[dict]) -> None:
+    """Append ``rows`` to the run in one short write transaction (and empty the list)."""
+    if rows:
+        with session_scope(engine) as session:
+            save_result_rows(session, run_id, rows)
+        rows.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import nullcontext
 
 from sqlalchemy import func, select
 
@@ -42,10 +43,11 @@ def _advance(book, chunk: int, day: dt.date, now: dt.datetime):
         settings = load_settings()
     ruleset = load_rules(str(book.rules))
     with session_scope(engine) as session:
-        advancing = AlertAdvance(session, ruleset, now, settings, chunk=chunk)
+        advancing = AlertAdvance(lambda: nullcontext(session), ruleset, now, settings, store.current_waivers(session),
+                                 chunk=chunk)
         for result in iter_evaluations(engine, ruleset, day, session=session, on_facilities=lambda chunk: advancing.facilities_seen(d.facility for d in chunk)):
             advancing.add(result)
-        run = advancing.finish()
+        run = advancing.finish(session)
     with session_scope(engine) as session:
         return run, store.load_states(session)
 
@@ -95,3 +97,34 @@ def test_check_json_streams_rows_and_still_fires_the_alerts(tmp_path):
         states = store.load_states(session)
         assert sorted(k[0] for k, s in states.items() if s.state == "firing") == IDS[:3]
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 3  # one Slack notice each
+
+
+def test_a_check_that_finishes_after_another_one_advances_the_alerts_again_without_a_second_message(tmp_path):
+    from bot.notify.dispatcher import DispatchReport
+    from bot.store.repository import RUNS, latest_run
+    from bot.usecases.notify import check_and_notify
+
+    book = make_book(tmp_path / "book")
+    book.write_rules(rule_text())
+    book.write_facilities([(fid, f"Borrower {fid}", "", "") for fid in IDS])
+    book.set_status(DAY, "breach", IDS[:3])
+    engine = book.engine()
+    with book.environment():
+        settings = load_settings()
+    ruleset = load_rules(str(book.rules))
+    inner = []
+
+    def meanwhile(_result) -> None:  # while the first check evaluates, a second one runs whole
+        if not inner:
+            inner.append(check_and_notify(engine, ruleset, DAY, now=NOW, routing=settings, deliver=DispatchReport))
+
+    outer = check_and_notify(engine, ruleset, DAY, now=NOW, routing=settings, deliver=DispatchReport,
+                             on_result=meanwhile)
+    assert inner[0].alerts.kinds["firing"] == 3
+    assert not outer.alerts.kinds  # advanced again from its stored results: the alerts were already firing
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxRow)) == 3  # no second message
+        assert latest_run(session, DAY).id == inner[0].run_id  # both finished; the inner one started last
+        assert session.scalar(select(func.count()).select_from(RUNS).where(RUNS.c.finished_at.is_not(None))) == 2
+        states = store.load_states(session)
+        assert sorted(k[0] for k, s in states.items() if s.state == "firing") == IDS[:3]

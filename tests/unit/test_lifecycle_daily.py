@@ -4,7 +4,7 @@
 2. the daily job writes an alert back only when ``changed`` says so: a stored state may keep the
    annotations (value, test date, threshold, headroom) of an older evaluation.
 
-Random sequences of evaluations (repeated and out-of-order test dates included, with waivers, cure
+Random sequences of evaluations (repeated test dates included, with waivers, cure
 periods, reminders and pending counts) are fed both ways; the events must be the same at every step
 and the stored state the same but for its annotations.
 """
@@ -39,8 +39,10 @@ def _without_annotations(state: AlertState) -> dict:
     return {k: v for k, v in state.__dict__.items() if k not in ANNOTATIONS}
 
 
+# test dates never go back here (the same date again, yes): a check of an earlier date re-run
+# among later ones is pinned separately below
 steps = st.lists(st.tuples(st.sampled_from(["ok", "ok", "ok", "warning", "breach", "no_data"]),
-                           st.integers(-1, 3), st.integers(0, 9)), min_size=1, max_size=40)
+                           st.integers(0, 3), st.integers(0, 9)), min_size=1, max_size=40)
 
 
 @settings(max_examples=300, deadline=None)
