@@ -36,7 +36,8 @@ from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
 Key = tuple[str, str]
-CHUNK = 4000  # results advanced and written together
+CHUNK = 4000  # results advanced together
+_INPUTS_BATCH = 500  # facilities read at a time for the inputs of the alerts shown in full
 
 
 @dataclass
@@ -50,6 +51,7 @@ class AlertRun:
     waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
     unrouted: int = 0  # notifying events with no route at all
     audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
+    event_rows: dict[Key, dict] = field(default_factory=dict, repr=False)  # alert -> its event's row, to send
     status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run
     states_written: int = 0
 
@@ -74,8 +76,8 @@ class AlertAdvance:
         self._seen: dict[str, Facility] = {}  # facilities of the results not advanced yet, in id order
         self.facilities: dict[str, Facility] = {}  # facilities with an event to send
         self._buffer: list[CovenantResult] = []
-        self._fresh: list[AlertState] = []  # to write in finish
-        self._changed: list[AlertState] = []
+        self._fresh: list[tuple] = []  # states to write in finish (``store.state_row``)
+        self._changed: list[tuple] = []
 
     def facilities_seen(self, facilities: Iterable[Facility]) -> None:
         """The facilities about to be evaluated (in facility_id order, before their results)."""
@@ -114,9 +116,12 @@ class AlertAdvance:
             previous = states.get(key)
             state, events = advance(previous, result, covenant, now, self.waivers.get(key))
             if state_changed(previous, state):  # more than its annotations: a steady day writes little
-                (fresh if previous is None else changed).append(state)
-            if events or previous is None or previous.state != state.state:
-                run.audit += _audit_change(previous, state, events, result, now)
+                (fresh if previous is None else changed).append(store.state_row(state))
+            if events or (previous is not None and previous.state != state.state) or state.state != "inactive":
+                for row in _audit_change(previous, state, events, result, now):
+                    run.audit.append(row)
+                    if row.get("notify"):
+                        run.event_rows[key] = row
             for event in events:
                 run.kinds[event.kind] += 1
                 if event.kind in store.STATUS_CHANGES:
@@ -139,8 +144,10 @@ class AlertAdvance:
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
         _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings)
+        for row in self.run.audit:
+            row.pop("notify", None)
         store.audit_rows(session, self.run.audit)
-        self.run.audit = []
+        self.run.audit, self.run.event_rows = [], {}
         return self.run
 
 
@@ -185,9 +192,11 @@ def _audit_change(previous: AlertState | None, state: AlertState, events: list[A
         shown = f"{event.previous_status} → {event.status}" if event.previous_status != event.status else event.status
         value = format_value(result.metric, result.value)
         why = "to be sent" if event.notify else ("not sent: waived" if state.waived else "not sent: notify_on")
-        rows.append(_audit_row(
-            event.kind, now, fid, cid, as_of=event.as_of, status=event.status, actor="covbot",
-            detail=f"{shown}; value {value}, threshold {result.threshold}; severity {event.severity}; {why}"))
+        row = _audit_row(event.kind, now, fid, cid, as_of=event.as_of, status=event.status, actor="covbot",
+                         detail=f"{shown}; value {value}, threshold {result.threshold}; severity {event.severity}; {why}")
+        if event.notify:
+            row["notify"] = True  # taken out when its first message is queued (see _queued)
+        rows.append(row)
     return rows
 
 
@@ -272,8 +281,12 @@ def _inputs_of(session: Session, facility_ids: set[str], ruleset: RuleSet, as_of
     from bot.store.repository import load_facilities, load_price_book
 
     market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, as_of)
-    return {data.facility_id: input_lines(explain_facility(data, market))
-            for data in load_facilities(session, sorted(facility_ids))}
+    ids = sorted(facility_ids)
+    out: dict[str, list[str]] = {}
+    for start in range(0, len(ids), _INPUTS_BATCH):  # a batch of whole facilities in memory at a time
+        for data in load_facilities(session, ids[start:start + _INPUTS_BATCH]):
+            out[data.facility_id] = input_lines(explain_facility(data, market))
+    return out
 
 
 def _forward_note(event: AlertEvent) -> str | None:
@@ -309,7 +322,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
                                        parent_update=parent)
-        run.audit += _queued(row, [e for e, _ in pairs], f"Slack {channel}", now)
+        run.audit += _queued(run, row, [e for e, _ in pairs], f"Slack {channel}", now)
         queued += 1
     return queued
 
@@ -348,13 +361,24 @@ def _queue_email(session: Session, run: AlertRun, address: str, items, now: date
     shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
     row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",
                                now=now, alerts=shown, attachments=content.attachments)
-    run.audit += _queued(row, events, f"e-mail {address}", now)
+    run.audit += _queued(run, row, events, f"e-mail {address}", now)
 
 
-def _queued(row, events: Sequence[AlertEvent], where: str, now: datetime) -> list[dict]:
-    return [_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
-                       notification_id=row.notification_id, detail=f"{e.kind.replace('_', ' ')} queued for {where}")
-            for e in events]
+def _queued(run: AlertRun, row, events: Sequence[AlertEvent], where: str, now: datetime) -> list[dict]:
+    """Link each event to the message that carries it: its own audit row names the first message
+    (one row per alert, not two); a further message (the same alert to Slack and by e-mail) gets
+    a "queued" row."""
+    extra = []
+    for e in events:
+        own = run.event_rows.get((e.facility_id, e.covenant_id))
+        if own is not None and own.get("notification_id") is None:
+            own["notification_id"] = row.notification_id
+            own["detail"] = own["detail"].replace("; to be sent", f"; queued for {where}")
+            continue
+        extra.append(_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
+                                notification_id=row.notification_id,
+                                detail=f"{e.kind.replace('_', ' ')} queued for {where}"))
+    return extra
 
 
 # -- what `covbot check` prints about it ------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -223,10 +223,12 @@ def audit(
 
 
 def audit_rows(session: Session, rows: list[dict]) -> None:
-    """Many audit rows in one INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
-    if rows:
-        columns = ("facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
-        session.connection().execute(insert(AuditRow.__table__), [{**dict.fromkeys(columns), **row} for row in rows])
+    """Many audit rows, a batch per INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
+    columns = ("facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
+    blank = dict.fromkeys(columns)
+    for start in range(0, len(rows), _WRITE_BATCH):
+        session.connection().execute(insert(AuditRow.__table__),
+                                     [{**blank, **row} for row in rows[start:start + _WRITE_BATCH]])
 
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
@@ -242,8 +244,8 @@ def history(session: Session, facility_id: str, covenant_id: str | None = None,
         query = query.limit(limit)
     rows = list(reversed(session.scalars(query).all()))
     about: dict[str, list[str]] = {}
-    for row in rows:
-        if row.kind == "queued" and row.notification_id:
+    for row in rows:  # an event's own row names its first message, "queued" rows any further one
+        if row.notification_id:
             covenants = about.setdefault(row.notification_id, [])
             if row.covenant_id not in covenants:
                 covenants.append(row.covenant_id)
@@ -304,19 +306,36 @@ def load_states_between(session: Session, first: str, last: str) -> dict[Key, Al
             for fid, cid, acknowledged, *values in rows}
 
 
-def write_states(session: Session, fresh: list[AlertState], changed: list[AlertState], now: datetime) -> None:
-    """New alerts in one INSERT, changed ones in one UPDATE by primary key (executemany)."""
-    if fresh:  # Core executemany: the ORM's bulk path would group rows by the columns they set
-        session.connection().execute(insert(AlertStateRow.__table__), [_values_of(s, now) for s in fresh])
-    if changed:
-        table = AlertStateRow.__table__
-        names = (*_STATE_FIELDS, "threshold", "updated_at")
-        stmt = (update(table)
-                .where(table.c.facility_id == bindparam("_fid"), table.c.covenant_id == bindparam("_cid"))
-                .values({name: bindparam(name) for name in names}))
+_ROW_FIELDS = ("facility_id", "covenant_id", *_STATE_FIELDS, "threshold")
+_WRITE_BATCH = 2000  # alert states per executemany
+
+
+def state_row(state: AlertState) -> tuple:
+    """An alert state as the daily job keeps it until it is written: a plain tuple (a fraction of
+    the object's memory; the first day of a large book keeps tens of thousands)."""
+    return (state.facility_id, state.covenant_id, *[getattr(state, name) for name in _STATE_FIELDS],
+            str(state.threshold) if state.threshold is not None else None)
+
+
+def write_states(session: Session, fresh: Sequence[tuple], changed: Sequence[tuple], now: datetime) -> None:
+    """New alerts INSERTed, changed ones UPDATEd by primary key (``state_row`` tuples), through Core
+    executemany a batch at a time (the ORM's bulk path would group rows by the columns they set)."""
+    table = AlertStateRow.__table__
+    conn = session.connection()
+    for start in range(0, len(fresh), _WRITE_BATCH):
+        conn.execute(insert(table), [{**dict(zip(_ROW_FIELDS, row)), "updated_at": now}
+                                     for row in fresh[start:start + _WRITE_BATCH]])
+    if not changed:
+        return
+    names = (*_STATE_FIELDS, "threshold", "updated_at")
+    stmt = (update(table)
+            .where(table.c.facility_id == bindparam("_fid"), table.c.covenant_id == bindparam("_cid"))
+            .values({name: bindparam(name) for name in names}))
+    for start in range(0, len(changed), _WRITE_BATCH):
         rows = []
-        for s in changed:
-            values = _values_of(s, now)
+        for row in changed[start:start + _WRITE_BATCH]:
+            values = dict(zip(_ROW_FIELDS, row))
             values["_fid"], values["_cid"] = values.pop("facility_id"), values.pop("covenant_id")
+            values["updated_at"] = now
             rows.append(values)
-        session.connection().execute(stmt, rows)
+        conn.execute(stmt, rows)
