@@ -37,6 +37,7 @@ from bot.notify.render_slack import MAX_GROUP_LINES
 
 Key = tuple[str, str]
 CHUNK = 4000  # results advanced together
+AUDIT_BATCH = 5000  # audit rows written together
 _INPUTS_BATCH = 500  # facilities read at a time for the inputs of the alerts shown in full
 
 
@@ -51,7 +52,7 @@ class AlertRun:
     waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
     unrouted: int = 0  # notifying events with no route at all
     audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
-    event_rows: dict[Key, dict] = field(default_factory=dict, repr=False)  # alert -> its event's row, to send
+    linked: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # events with their row written
     status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run
     states_written: int = 0
 
@@ -118,10 +119,7 @@ class AlertAdvance:
             if state_changed(previous, state):  # more than its annotations: a steady day writes little
                 (fresh if previous is None else changed).append(store.state_row(state))
             if events or (previous is not None and previous.state != state.state) or state.state != "inactive":
-                for row in _audit_change(previous, state, events, result, now):
-                    run.audit.append(row)
-                    if row.get("notify"):
-                        run.event_rows[key] = row
+                run.audit += _audit_change(previous, state, events, result, now)
             for event in events:
                 run.kinds[event.kind] += 1
                 if event.kind in store.STATUS_CHANGES:
@@ -144,10 +142,8 @@ class AlertAdvance:
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
         _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings)
-        for row in self.run.audit:
-            row.pop("notify", None)
-        store.audit_rows(session, self.run.audit)
-        self.run.audit, self.run.event_rows = [], {}
+        _write_audit(session, self.run, at_least=1)
+        self.run.linked = set()
         return self.run
 
 
@@ -177,8 +173,6 @@ def _audit_row(kind: str, now: datetime, fid: str, cid: str, **values) -> dict:
 
 def _audit_change(previous: AlertState | None, state: AlertState, events: list[AlertEvent],
                   result: CovenantResult, now: datetime) -> list[dict]:
-    from bot.notify.render import format_value
-
     rows = []
     fid, cid = state.facility_id, state.covenant_id
     before = previous.state if previous else "inactive"
@@ -188,16 +182,22 @@ def _audit_change(previous: AlertState | None, state: AlertState, events: list[A
             detail += f" ({result.status} seen on {state.candidate_count} test date(s) in a row)"
         rows.append(_audit_row("state", now, fid, cid, as_of=result.as_of, status=result.status,
                                actor="covbot", detail=detail))
-    for event in events:
-        shown = f"{event.previous_status} → {event.status}" if event.previous_status != event.status else event.status
-        value = format_value(result.metric, result.value)
-        why = "to be sent" if event.notify else ("not sent: waived" if state.waived else "not sent: notify_on")
-        row = _audit_row(event.kind, now, fid, cid, as_of=event.as_of, status=event.status, actor="covbot",
-                         detail=f"{shown}; value {value}, threshold {result.threshold}; severity {event.severity}; {why}")
-        if event.notify:
-            row["notify"] = True  # taken out when its first message is queued (see _queued)
-        rows.append(row)
+    for event in events:  # an event to send gets its row when it is queued (see _queued): not kept twice
+        if not event.notify:
+            rows.append(_event_row(event, now, "not sent: waived" if state.waived else "not sent: notify_on"))
     return rows
+
+
+def _event_row(event: AlertEvent, now: datetime, why: str, notification_id: str | None = None) -> dict:
+    """The audit row of one alert event: what moved, the value against the threshold, what became of it."""
+    from bot.notify.render import format_value
+
+    result = event.result
+    shown = f"{event.previous_status} → {event.status}" if event.previous_status != event.status else event.status
+    value = format_value(result.metric, result.value)
+    return _audit_row(event.kind, now, event.facility_id, event.covenant_id, as_of=event.as_of, status=event.status,
+                      actor="covbot", notification_id=notification_id,
+                      detail=f"{shown}; value {value}, threshold {result.threshold}; severity {event.severity}; {why}")
 
 
 # -- routing and rendering into the outbox ---------------------------------------------------------
@@ -232,6 +232,7 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
                             settings.default_slack_channel, settings.default_email)
         if not routes.slack and not routes.email:
             run.unrouted += 1
+            run.audit.append(_event_row(event, now, "not sent: no route"))
             run.audit.append(_audit_row("unrouted", now, *key, as_of=event.as_of, status=event.status,
                                         detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
         notice = notice_of(event)
@@ -323,6 +324,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
                                        parent_update=parent)
         run.audit += _queued(run, row, [e for e, _ in pairs], f"Slack {channel}", now)
+        _write_audit(session, run)
         queued += 1
     return queued
 
@@ -362,23 +364,31 @@ def _queue_email(session: Session, run: AlertRun, address: str, items, now: date
     row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",
                                now=now, alerts=shown, attachments=content.attachments)
     run.audit += _queued(run, row, events, f"e-mail {address}", now)
+    _write_audit(session, run)
 
 
 def _queued(run: AlertRun, row, events: Sequence[AlertEvent], where: str, now: datetime) -> list[dict]:
-    """Link each event to the message that carries it: its own audit row names the first message
-    (one row per alert, not two); a further message (the same alert to Slack and by e-mail) gets
-    a "queued" row."""
-    extra = []
+    """The audit rows linking each event to the message that carries it: the event's own row names
+    its first message (one row per alert, not two); a further message (the same alert to Slack and
+    by e-mail) gets a "queued" row."""
+    rows = []
     for e in events:
-        own = run.event_rows.get((e.facility_id, e.covenant_id))
-        if own is not None and own.get("notification_id") is None:
-            own["notification_id"] = row.notification_id
-            own["detail"] = own["detail"].replace("; to be sent", f"; queued for {where}")
-            continue
-        extra.append(_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
-                                notification_id=row.notification_id,
-                                detail=f"{e.kind.replace('_', ' ')} queued for {where}"))
-    return extra
+        key = (e.facility_id, e.covenant_id, e.kind)
+        if key not in run.linked:
+            run.linked.add(key)
+            rows.append(_event_row(e, now, f"queued for {where}", row.notification_id))
+        else:
+            rows.append(_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
+                                   notification_id=row.notification_id,
+                                   detail=f"{e.kind.replace('_', ' ')} queued for {where}"))
+    return rows
+
+
+def _write_audit(session: Session, run: AlertRun, at_least: int = AUDIT_BATCH) -> None:
+    """Write the audit rows kept so far once there are ``at_least`` (memory stays flat)."""
+    if run.audit and len(run.audit) >= at_least:
+        store.audit_rows(session, run.audit)
+        run.audit = []
 
 
 # -- what `covbot check` prints about it ------------------------------------------------------------

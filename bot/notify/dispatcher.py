@@ -39,6 +39,9 @@ from bot.store.db import session_scope
 FIND_WINDOW = timedelta(minutes=5)  # how far before the message's creation the history search starts
 
 
+CLAIM_BATCH = 10  # messages read at a time: an alert e-mail's payload is up to about 1 MB
+
+
 @dataclass
 class DispatchReport:
     sent: int = 0  # delivered to Slack or the mail server
@@ -120,7 +123,7 @@ class Dispatcher:
         while True:
             looked_at = self.now()
             with session_scope(self.engine) as session:
-                due = outbox.claim_due(session, looked_at)
+                due = outbox.claim_due(session, looked_at, limit=CLAIM_BATCH)
             if not due:
                 if not waiting_allowed:
                     break

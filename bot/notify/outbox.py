@@ -57,6 +57,9 @@ def _add(session: Session, *, transport: str, route: str, kind: str, payload: di
         state="queued", attempts=0, created_at=now, next_attempt_at=now,
     )
     session.add(row)
+    # written now: the session keeps no strong reference to a flushed row, so a check queuing a
+    # hundred large e-mails does not hold them all until it commits
+    session.flush()
     return row
 
 
