@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -63,11 +64,11 @@ class CheckedRun:
     def counts(self) -> dict[Status, int]:
         out: dict[Status, int] = {s: 0 for s in SEVERITY_ORDER}
         for (_, status), n in self.by_covenant.items():
-            out[status] += n  # type: ignore[index]
+            out[cast(Status, status)] += n
         return out
 
     def worst(self) -> Status | None:
-        seen = [SEVERITY_ORDER[status] for (_, status), n in self.by_covenant.items() if n]
+        seen = [SEVERITY_ORDER[cast(Status, status)] for (_, status), n in self.by_covenant.items() if n]
         return STATUSES_BY_SEVERITY[max(seen)] if seen else None
 
 
@@ -139,7 +140,7 @@ def check_and_notify(
                                    on_facilities=lambda chunk: seen([d.facility for d in chunk]))
 
         hand_over = on_result if (runs is None or rendered is None) else None
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         try:
             for result in pooled() if runs is not None else here():
                 tally[(result.covenant_id, result.status)] += 1
@@ -189,7 +190,7 @@ def _discard(engine: Engine, run_id: int) -> None:
         log.warning("could not remove the unfinished run %s", run_id, exc_info=True)
 
 
-def _store(engine: Engine, run_id: int, rows: list[dict]) -> None:
+def _store(engine: Engine, run_id: int, rows: list[dict[str, Any]]) -> None:
     """Append ``rows`` to the run in one short write transaction (and empty the list)."""
     if rows:
         with session_scope(engine) as session:

@@ -45,6 +45,9 @@ def test_quick_bench_reports_every_measure(tmp_path):
         daily = size["daily"]  # the daily job: check with alerts, first and a steady day
         for day in ("first_day", "steady_day"):
             assert daily[day]["seconds"] > 0 and daily[day]["rss_mib"] > 0 and daily[day]["db_growth_mib"] >= 0
+            assert daily[day]["cpu_s"] > 0
+        # the ratios use the faster of the two dry runs (one before the daily job, one in it)
+        assert daily["dry"]["seconds"] == min(size["check"]["seconds"], daily["dry_run"]["seconds"])
         assert 0 < daily["largest_email_kib"] <= 1000
         assert daily["ratios"]["first_day_over_dry_run"] > 0
         pg = size["postgres"]
