@@ -322,7 +322,7 @@ def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any
             session.execute(insert(METRICS), new_metrics)
             new_metrics.clear()
         if batch:
-            session.execute(insert(RESULTS), batch)
+            _insert_results(session, batch)
             batch.clear()
 
     for row in rows:
@@ -341,6 +341,34 @@ def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any
             flush()
     flush()
     return count
+
+
+_RESULT_INSERT_COLUMNS = ("run_id", "as_of", "facility_id", "covenant_id", "value", "threshold", "status", "reason",
+                          "months_to_breach")
+
+
+def _insert_results(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One executemany of result rows, the values converted here to what the driver takes (the
+    column types' conversions, done once per value instead of through SQLAlchemy's per-row
+    parameter processing: the daily job stores hundreds of thousands of results)."""
+    conn = session.connection()
+    dialect = conn.dialect
+    names = ", ".join(_RESULT_INSERT_COLUMNS)
+    if dialect.paramstyle == "qmark":
+        marks = ", ".join("?" for _ in _RESULT_INSERT_COLUMNS)
+    elif dialect.paramstyle in ("format", "pyformat"):
+        marks = ", ".join("%s" for _ in _RESULT_INSERT_COLUMNS)
+    else:  # pragma: no cover - another driver: let SQLAlchemy convert
+        session.execute(insert(RESULTS), rows)
+        return
+    sqlite = dialect.name == "sqlite"
+    params = [
+        (r["run_id"], r["as_of"].isoformat() if sqlite else r["as_of"], r["facility_id"], r["covenant_id"],
+         None if r["value"] is None else str(r["value"]), r["threshold"], r["status"], r["reason"],
+         r["months_to_breach"])
+        for r in rows
+    ]
+    conn.exec_driver_sql(f"INSERT INTO {RESULTS.name} ({names}) VALUES ({marks})", params)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ and checks take the same write lock); the parent alone writes, in one transactio
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -39,15 +40,36 @@ MAX_WORKERS = 8
 RUN_SIZE = 1000  # facilities a worker reads and evaluates at a time
 IN_FLIGHT_PER_WORKER = 2
 
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(CovenantResult))
+_FACILITY_FIELDS = tuple(f.name for f in dataclasses.fields(Facility))
+
+
 @dataclass(frozen=True)
 class EvaluatedRun:
-    """One run of facilities, evaluated by a worker."""
+    """One run of facilities, evaluated by a worker. Results and facilities cross between the
+    processes as plain tuples (a third cheaper to pickle and unpickle than the objects)."""
 
     text: str  # the rows rendered and joined ("" when nothing is rendered)
     rows: int
     worst: int  # the worst severity of the run, -1 when it has no result
-    results: list[CovenantResult] | None  # kept only when asked (the parent stores them)
-    facilities: list[Facility] | None
+    packed_results: list[tuple] | None  # kept only when asked (the parent stores them)
+    packed_facilities: list[tuple] | None
+
+    @property
+    def results(self) -> list[CovenantResult] | None:
+        if self.packed_results is None:
+            return None
+        return [CovenantResult(*values) for values in self.packed_results]
+
+    @property
+    def facilities(self) -> list[Facility] | None:
+        if self.packed_facilities is None:
+            return None
+        return [Facility(*values) for values in self.packed_facilities]
+
+
+def _pack(items: list, fields: tuple[str, ...]) -> list[tuple]:
+    return [tuple(getattr(item, name) for name in fields) for item in items]
 
 
 _worker: dict[str, Any] = {}
@@ -79,7 +101,8 @@ def _evaluate_run(first: str, last: str) -> EvaluatedRun:
     worst = max((severity(r.status) for r in results), default=-1)
     if not _worker["keep"]:
         return EvaluatedRun(text, len(results), worst, None, None)
-    return EvaluatedRun(text, len(results), worst, results, [d.facility for d in chunk])
+    return EvaluatedRun(text, len(results), worst, _pack(results, _RESULT_FIELDS),
+                        _pack([d.facility for d in chunk], _FACILITY_FIELDS))
 
 
 def _context() -> BaseContext:

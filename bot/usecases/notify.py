@@ -129,11 +129,12 @@ def check_and_notify(
         def pooled() -> Iterator[CovenantResult]:
             assert runs is not None
             for run in runs:
-                assert run.results is not None and run.facilities is not None
-                seen(run.facilities)
+                results, facilities = run.results, run.facilities
+                assert results is not None and facilities is not None
+                seen(facilities)
                 if rendered is not None:
                     rendered.on_rows(run.text, run.rows, run.worst)
-                yield from run.results
+                yield from results
 
         def here() -> Iterator[CovenantResult]:
             yield from evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
