@@ -52,8 +52,8 @@ class EvaluatedRun:
     text: str  # the rows rendered and joined ("" when nothing is rendered)
     rows: int
     worst: int  # the worst severity of the run, -1 when it has no result
-    packed_results: list[tuple] | None  # kept only when asked (the parent stores them)
-    packed_facilities: list[tuple] | None
+    packed_results: list[tuple[Any, ...]] | None  # kept only when asked (the parent stores them)
+    packed_facilities: list[tuple[Any, ...]] | None
 
     @property
     def results(self) -> list[CovenantResult] | None:
@@ -68,7 +68,7 @@ class EvaluatedRun:
         return [Facility(*values) for values in self.packed_facilities]
 
 
-def _pack(items: list, fields: tuple[str, ...]) -> list[tuple]:
+def _pack(items: Sequence[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
     return [tuple(getattr(item, name) for name in fields) for item in items]
 
 
