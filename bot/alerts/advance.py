@@ -11,12 +11,13 @@ alert state and notifications never disagree, whatever crashes afterwards.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from contextlib import AbstractContextManager, nullcontext
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import RuleSet
 from bot.notify import outbox
-from bot.notify.render import AlertContext, AlertNotice, WaiverNote, worst_first
+from bot.notify.render import AlertContext, AlertNotice, EmailContent, WaiverNote, worst_first
 from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
@@ -55,6 +56,10 @@ class AlertRun:
     linked: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # events with their row written
     status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run
     states_written: int = 0
+
+    def as_of(self) -> date | None:
+        """The test date of the events to send (None when there is none)."""
+        return max((e.as_of for e in self.notified), default=None)
 
 
 class AlertAdvance:
@@ -133,15 +138,22 @@ class AlertAdvance:
                 run.waived[key] = state.waived_until
         self._forget_facilities_before(results[-1].facility_id)
 
-    def finish(self, session: Session) -> AlertRun:
+    def finish(self, session: Session, *, inputs_of: Callable[[list[str]], dict[str, list[str]]] | None = None,
+               map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:
         """Advance what is left, write every change and its audit rows, clear the acknowledgements
-        whose status moved on, queue the notifications (the caller commits ``session``)."""
+        whose status moved on, queue the notifications (the caller commits ``session``).
+
+        ``inputs_of`` (the `explain` inputs of facilities, by id) and ``map_`` (a ``map`` of a
+        module-level function, e.g. on worker processes) let the messages' heavy work run elsewhere;
+        by default it runs here."""
         self._advance_chunk()
         store.write_states(session, self._fresh, self._changed, self.now)
         self.run.states_written = len(self._fresh) + len(self._changed)
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
-        _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings)
+        _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings,
+               inputs_of or functools.partial(_inputs_of, session, self.ruleset, self.run.as_of()),
+               map_ or _local_map)
         _write_audit(session, self.run, at_least=1)
         self.run.linked = set()
         return self.run
@@ -213,8 +225,13 @@ def notice_of(event: AlertEvent) -> AlertNotice:
     )
 
 
+def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    return map(fn, items)
+
+
 def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
-           now: datetime, settings: Settings) -> None:
+           now: datetime, settings: Settings, inputs_of: Callable[[list[str]], dict[str, list[str]]],
+           map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
     """Route every event to send, choose what each message shows in full, read the trends and
     inputs of those alerts only, render into the outbox."""
     by_channel: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
@@ -246,20 +263,22 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
         shown.update((n.facility_id, n.covenant_id) for n, _ in chosen)
     for items in by_address.values():
         shown.update((n.facility_id, n.covenant_id) for n, _ in sorted(items, key=worst_first)[:MAX_SHOWN])
-    full = _full_contexts(session, run, ruleset, {k: bare[k] for k in shown if k in bare})
+    full = _full_contexts(session, run, {k: bare[k] for k in shown if k in bare}, inputs_of)
 
     def detailed(items):
         return [(n, full.get((n.facility_id, n.covenant_id), ctx)) for n, ctx in items]
 
     for channel, items in by_channel.items():
         run.slack_messages += _queue_slack(session, run, channel, detailed(items), now, settings.group_threshold)
-    for address, items in by_address.items():
-        _queue_email(session, run, address, detailed(items), now)
+    emails = [(address, detailed(items)) for address, items in by_address.items()]
+    jobs = ((address, items, max(e.as_of for e, _ in items)) for address, items in emails)
+    for (address, items), content in zip(emails, map_(render_email_job, jobs)):  # rendered a few at a time
+        _queue_email(session, run, address, items, content, now)
         run.emails += 1
 
 
-def _full_contexts(session: Session, run: AlertRun, ruleset: RuleSet, contexts: dict[Key, AlertContext]
-                   ) -> dict[Key, AlertContext]:
+def _full_contexts(session: Session, run: AlertRun, contexts: dict[Key, AlertContext],
+                   inputs_of: Callable[[list[str]], dict[str, list[str]]]) -> dict[Key, AlertContext]:
     """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
     if not contexts:
         return {}
@@ -268,14 +287,17 @@ def _full_contexts(session: Session, run: AlertRun, ruleset: RuleSet, contexts: 
         events.setdefault((event.facility_id, event.covenant_id), event)
     as_of = max(e.as_of for e in events.values())
     trends = store.recent_values(session, list(contexts), as_of)
-    inputs = _inputs_of(session, {fid for fid, _ in contexts}, ruleset, as_of)
+    inputs = inputs_of(sorted({fid for fid, _ in contexts}))
     return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),
                          forward_note=_forward_note(events[key]))
             for key, ctx in contexts.items()}
 
 
-def _inputs_of(session: Session, facility_ids: set[str], ruleset: RuleSet, as_of) -> dict[str, list[str]]:
+def _inputs_of(session: Session, ruleset: RuleSet, as_of: date | None, facility_ids: list[str]
+               ) -> dict[str, list[str]]:
     """The `explain` inputs in short per facility (quarters, marks, prices), read in a few queries."""
+    if not facility_ids or as_of is None:
+        return {}
     from bot.alerts.inputs import input_lines
     from bot.domain.explain import explain_facility
     from bot.domain.market import Market
@@ -354,11 +376,16 @@ def _acknowledged(session: Session, key: Key, summary):
                    acknowledged_at=row.acknowledged_at)
 
 
-def _queue_email(session: Session, run: AlertRun, address: str, items, now: datetime) -> None:
+def render_email_job(job: tuple[str, list[tuple[AlertNotice, AlertContext]], date]) -> EmailContent:
+    """``render_email`` of (recipient, alerts, test date): a module-level function, so worker
+    processes can render the e-mails of a large book in parallel."""
     from bot.notify.render_email import render_email
 
-    as_of = max(e.as_of for e, _ in items)
-    content = render_email(address, items, as_of)
+    return render_email(*job)
+
+
+def _queue_email(session: Session, run: AlertRun, address: str, items, content: EmailContent, now: datetime
+                 ) -> None:
     events = [e for e, _ in items]
     shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
     row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",

@@ -15,16 +15,18 @@ and checks take the same write lock); the parent alone writes, in one transactio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from multiprocessing.context import BaseContext
 from typing import Any, Callable, Sequence
 
@@ -33,6 +35,7 @@ from sqlalchemy import Engine
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
+from bot.notify import templates
 from bot.usecases.evaluate import evaluate_chunks, open_book
 
 MIN_FACILITIES = 5000  # below this, starting processes costs more than it saves
@@ -83,7 +86,10 @@ def available_cpus() -> int:
 
 
 def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: list[Covenant],
-                  as_of: date, render: Callable[[CovenantResult], str] | None, separator: str, keep: bool) -> None:
+                  as_of: date, render: Callable[[CovenantResult], str] | None, separator: str, keep: bool,
+                  templates_folder: str | None = None) -> None:
+    if templates_folder is not None:  # a spawned worker renders with the parent's templates
+        templates.use_templates(functools.partial(Path, templates_folder))
     engine = open_engine()  # its own connections: none is shared with the parent
     with open_book(engine) as book:
         market = book.market(ruleset, as_of)
@@ -116,6 +122,38 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class Pool:
+    """The runs as they come back (``runs``, in order), and the same workers for other work once
+    they are done: ``map`` a module-level function over items (each worker has the book's engine
+    and ``Market``, see ``facility_inputs``)."""
+
+    def __init__(self, runs: Iterator[EvaluatedRun], executor: ProcessPoolExecutor, workers: int):
+        self.runs, self._executor, self._ahead = runs, executor, max(2, workers * IN_FLIGHT_PER_WORKER)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn`` of each item, in order, as they come; a few ahead per worker, never all at once
+        (an e-mail rendered is up to a megabyte: memory stays flat)."""
+        pending: deque[Future[Any]] = deque()
+        ahead = self._ahead
+        for item in items:
+            pending.append(self._executor.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def facility_inputs(facility_ids: list[str]) -> dict[str, list[str]]:
+    """In a worker: the `explain` inputs in short of these facilities (for the alerts a message
+    shows in full), with the worker's ``Market``."""
+    from bot.alerts.inputs import input_lines
+    from bot.domain.explain import explain_facility
+
+    with open_book(_worker["engine"]) as book:
+        chunk = book.facilities_named(facility_ids)
+    return {data.facility_id: input_lines(explain_facility(data, _worker["market"])) for data in chunk}
+
+
 @contextmanager
 def evaluated_runs(
     open_engine: Callable[[], Engine],
@@ -128,7 +166,7 @@ def evaluated_runs(
     render: Callable[[CovenantResult], str] | None = None,
     separator: str = "",
     keep: bool = False,
-) -> Iterator[Iterator[EvaluatedRun]]:
+) -> Iterator[Pool]:
     """Evaluate each (first, last) facility-id range on ``workers`` processes; the runs come back
     in the order of ``ranges``, rendered with ``render`` (a module-level function) when given, with
     their results and facilities when ``keep``.
@@ -139,7 +177,8 @@ def evaluated_runs(
     sys.stderr.flush()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_start_worker,
-        initargs=(open_engine, ruleset, list(covenants), as_of, render, separator, keep),
+        initargs=(open_engine, ruleset, list(covenants), as_of, render, separator, keep,
+                  str(templates.templates_dir())),
     ) as pool:
         pending: deque[Future[EvaluatedRun]] = deque()
         todo = iter(ranges)
@@ -161,7 +200,7 @@ def evaluated_runs(
 
         top_up()  # the workers start now, before the caller opens anything
         try:
-            yield runs()
+            yield Pool(runs(), pool, workers)
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -182,6 +221,6 @@ def run_parallel(
     """Evaluate each (first, last) facility-id range on ``workers`` processes; ``on_run(text, rows,
     worst)`` is called in the order of ``ranges``."""
     with evaluated_runs(open_engine, ruleset, covenants, as_of, ranges, workers, render=render,
-                        separator=separator) as runs:
-        for run in runs:
+                        separator=separator) as pool:
+        for run in pool.runs:
             on_run(run.text, run.rows, run.worst)

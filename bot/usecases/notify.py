@@ -75,6 +75,7 @@ class CheckedRun:
 log = logging.getLogger("covbot.check")
 
 RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
+INPUTS_PER_TASK = 250  # facilities a worker explains at a time for the alerts shown in full
 
 
 def check_and_notify(
@@ -107,14 +108,15 @@ def check_and_notify(
     covenants = chosen_covenants(ruleset, covenant_ids)
     plan = pool_plan(engine, facility_ids) if worker_engine is not None else None
     tally: Counter[tuple[str, str]] = Counter()
-    source: AbstractContextManager[Iterator[check_pool.EvaluatedRun] | None] = nullcontext(None)
+    source: AbstractContextManager[check_pool.Pool | None] = nullcontext(None)
     if plan is not None and worker_engine is not None:
         workers, ranges = plan
         source = check_pool.evaluated_runs(
             worker_engine, ruleset, covenants, as_of, ranges, workers, keep=True,
             render=rendered.render if rendered is not None else None,
             separator=rendered.separator if rendered is not None else "")
-    with source as runs:  # the workers start first: see evaluated_runs
+    with source as pool:  # the workers start first: see evaluated_runs
+        runs = pool.runs if pool is not None else None
         with session_scope(engine) as session:
             run_id = start_run(session, "check", as_of, now, ruleset.digest)
             epoch = alert_epoch(session)
@@ -155,18 +157,34 @@ def check_and_notify(
         except BaseException:
             _discard(engine, run_id)
             raise
-    try:
-        with session_scope(engine) as session:
-            if not claim_epoch(session, epoch):
-                advancing = _advance_again(session, ruleset, run_id, now, routing)
-            alerts = advancing.finish(session)
-            finish_run(session, run_id)
-    except BaseException:
-        _discard(engine, run_id)
-        raise
+        try:
+            with session_scope(engine) as session:
+                if not claim_epoch(session, epoch):
+                    advancing = _advance_again(session, ruleset, run_id, now, routing)
+                alerts = advancing.finish(session, **_offloaded(pool))
+                finish_run(session, run_id)
+        except BaseException:
+            _discard(engine, run_id)
+            raise
     checked = CheckedRun(as_of, run_id, ruleset, alerts, DispatchReport(), sum(tally.values()), tally)
     checked.delivery = deliver()
     return checked
+
+
+def _offloaded(pool: check_pool.Pool | None) -> dict[str, Any]:
+    """What the workers, done evaluating, do of the messages' work: the `explain` inputs of the
+    alerts shown in full and the rendering of the e-mails (each on every CPU, not here)."""
+    if pool is None:
+        return {}
+
+    def inputs_of(facility_ids: list[str]) -> dict[str, list[str]]:
+        batches = [facility_ids[i:i + INPUTS_PER_TASK] for i in range(0, len(facility_ids), INPUTS_PER_TASK)]
+        out: dict[str, list[str]] = {}
+        for part in pool.map(check_pool.facility_inputs, batches):  # in order, a few at a time
+            out.update(part)
+        return out
+
+    return {"inputs_of": inputs_of, "map_": pool.map}
 
 
 def _advance_again(session: Session, ruleset: RuleSet, run_id: int, now: datetime, routing: Settings

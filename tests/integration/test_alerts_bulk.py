@@ -128,3 +128,65 @@ def test_a_check_that_finishes_after_another_one_advances_the_alerts_again_witho
         assert session.scalar(select(func.count()).select_from(RUNS).where(RUNS.c.finished_at.is_not(None))) == 2
         states = store.load_states(session)
         assert sorted(k[0] for k, s in states.items() if s.state == "firing") == IDS[:3]
+
+
+def _daily(book, monkeypatch, pooled: bool):
+    import functools
+
+    from bot.notify.dispatcher import DispatchReport
+    from bot.store.db import make_engine
+    from bot.usecases import check_pool
+    from bot.usecases.notify import check_and_notify
+
+    engine = book.engine()
+    with book.environment():
+        settings = load_settings()
+    ruleset = load_rules(str(book.rules))
+    if pooled:  # a small book on the worker pool: runs of 7 facilities
+        monkeypatch.setattr(check_pool, "MIN_FACILITIES", 10)
+        monkeypatch.setattr(check_pool, "RUN_SIZE", 7)
+        monkeypatch.setattr(check_pool, "available_cpus", lambda: 2)
+        real = check_pool.evaluated_runs
+
+        def spied(*args, **kwargs):
+            pools.append(args[4])  # the runs of facility ids handed to the workers
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(check_pool, "evaluated_runs", spied)
+    pools: list = []
+    seen = []
+    checked = check_and_notify(engine, ruleset, DAY, now=NOW, routing=settings, deliver=DispatchReport,
+                               on_result=seen.append,
+                               worker_engine=functools.partial(make_engine, book.env["COVBOT_DATABASE_URL"])
+                               if pooled else None)
+    assert len(pools) == (1 if pooled else 0) and (not pooled or len(pools[0]) == 6)  # 40 facilities, runs of 7
+    with session_scope(engine) as session:
+        messages = sorted((r.transport, r.route, r.kind, r.payload) for r in session.scalars(select(OutboxRow)))
+        kinds = sorted((r.facility_id, r.covenant_id, r.kind, r.detail) for r in session.scalars(select(AuditRow)))
+        states = store.load_states(session)
+    return checked, seen, messages, kinds, states
+
+
+def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one_process(tmp_path, monkeypatch):
+    ids = [f"FAC-{i:02d}" for i in range(40)]
+    books = []
+    for name in ("here", "pool"):
+        book = make_book(tmp_path / name)
+        book.write_rules(rule_text())
+        book.write_facilities([(fid, f"Borrower {fid}", f"owner{int(fid[-2:]) % 3}@bank.example", "")
+                               for fid in ids])
+        book.set_status(DAY, "breach", ids[:15])
+        book.set_status(DAY, "warning", ids[15:25])
+        books.append(book)
+    here = _daily(books[0], monkeypatch, pooled=False)
+    pool = _daily(books[1], monkeypatch, pooled=True)
+    assert [(r.facility_id, r.status) for r in pool[1]] == [(r.facility_id, r.status) for r in here[1]]
+    assert pool[0].alerts.kinds == here[0].alerts.kinds and pool[0].alerts.kinds["firing"] == 25
+    assert pool[0].alerts.emails == here[0].alerts.emails == 3
+    strip = [(t, route, kind) for t, route, kind, _ in here[2]]
+    assert [(t, route, kind) for t, route, kind, _ in pool[2]] == strip
+    # the e-mails rendered by the workers say what those rendered here say (ids differ per message)
+    assert [p.count("FAC-") for *_, p in pool[2]] == [p.count("FAC-") for *_, p in here[2]]
+    assert [k[:3] for k in pool[3]] == [k[:3] for k in here[3]]
+    assert {k: (s.state, s.alert_status) for k, s in pool[4].items()} == \
+        {k: (s.state, s.alert_status) for k, s in here[4].items()}
