@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from contextlib import AbstractContextManager, nullcontext
@@ -234,17 +234,15 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
            map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
     """Route every event to send, choose what each message shows in full, read the trends and
     inputs of those alerts only, render into the outbox."""
-    by_channel: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
-    by_address: dict[str, list[tuple[AlertNotice, AlertContext]]] = defaultdict(list)
-    bare: dict[Key, AlertContext] = {}
+    # the route lists hold the events; a message's notices and contexts are made when it is
+    # rendered, one message at a time (a large book's first day has hundreds of thousands)
+    by_channel: dict[str, list[AlertEvent]] = defaultdict(list)
+    by_address: dict[str, list[AlertEvent]] = defaultdict(list)
     for event in run.notified:
         key = (event.facility_id, event.covenant_id)
         covenant, facility = ruleset.covenant(event.covenant_id), facilities.get(event.facility_id)
         if covenant is None or facility is None:  # pragma: no cover - both come from the check
             continue
-        ctx = bare.get(key)
-        if ctx is None:
-            ctx = bare[key] = AlertContext(facility, covenant)
         routes = routes_for(covenant, facility.slack_channel, facility.owner_email, event.severity,
                             settings.default_slack_channel, settings.default_email)
         if not routes.slack and not routes.email:
@@ -252,27 +250,45 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             run.audit.append(_event_row(event, now, "not sent: no route"))
             run.audit.append(_audit_row("unrouted", now, *key, as_of=event.as_of, status=event.status,
                                         detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
-        notice = notice_of(event)
         for channel in routes.slack:
-            by_channel[channel].append((notice, ctx))
+            by_channel[channel].append(event)
         for address in routes.email:
-            by_address[address].append((notice, ctx))
+            by_address[address].append(event)
+
+    def worst(events: list[AlertEvent]) -> list[AlertEvent]:
+        return sorted(events, key=lambda e: worst_first((e, None)))  # type: ignore[arg-type]
+
     shown: set[Key] = set()
-    for items in by_channel.values():
-        chosen = items if len(items) <= settings.group_threshold else sorted(items, key=worst_first)[:MAX_GROUP_LINES]
-        shown.update((n.facility_id, n.covenant_id) for n, _ in chosen)
-    for items in by_address.values():
-        shown.update((n.facility_id, n.covenant_id) for n, _ in sorted(items, key=worst_first)[:MAX_SHOWN])
-    full = _full_contexts(session, run, {k: bare[k] for k in shown if k in bare}, inputs_of)
+    for events in by_channel.values():
+        chosen = events if len(events) <= settings.group_threshold else worst(events)[:MAX_GROUP_LINES]
+        shown.update((e.facility_id, e.covenant_id) for e in chosen)
+    for events in by_address.values():
+        shown.update((e.facility_id, e.covenant_id) for e in worst(events)[:MAX_SHOWN])
+    bare = {key: AlertContext(facilities[key[0]], ruleset.covenant(key[1])) for key in shown  # type: ignore[arg-type]
+            if key[0] in facilities and ruleset.covenant(key[1]) is not None}
+    full = _full_contexts(session, run, bare, inputs_of)
 
-    def detailed(items):
-        return [(n, full.get((n.facility_id, n.covenant_id), ctx)) for n, ctx in items]
+    def detailed(events: list[AlertEvent]) -> list[tuple[AlertNotice, AlertContext]]:
+        items = []
+        for e in events:
+            ctx = full.get((e.facility_id, e.covenant_id))
+            if ctx is None:
+                ctx = AlertContext(facilities[e.facility_id], ruleset.covenant(e.covenant_id))  # type: ignore[arg-type]
+            items.append((notice_of(e), ctx))
+        return items
 
-    for channel, items in by_channel.items():
-        run.slack_messages += _queue_slack(session, run, channel, detailed(items), now, settings.group_threshold)
-    emails = [(address, detailed(items)) for address, items in by_address.items()]
-    jobs = ((address, items, max(e.as_of for e, _ in items)) for address, items in emails)
-    for (address, items), content in zip(emails, map_(render_email_job, jobs)):  # rendered a few at a time
+    for channel, events in by_channel.items():
+        run.slack_messages += _queue_slack(session, run, channel, detailed(events), now, settings.group_threshold)
+    taken: deque[tuple[str, list[tuple[AlertNotice, AlertContext]]]] = deque()
+
+    def jobs() -> Iterator[tuple[str, list[tuple[AlertNotice, AlertContext]], date]]:
+        for address, events in by_address.items():  # made as the renderer asks: a few ahead
+            items = detailed(events)
+            taken.append((address, items))
+            yield address, items, max(e.as_of for e in events)
+
+    for content in map_(render_email_job, jobs()):
+        address, items = taken.popleft()
         _queue_email(session, run, address, items, content, now)
         run.emails += 1
 

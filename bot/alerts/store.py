@@ -19,6 +19,7 @@ from bot.alerts.tables import AlertEpochRow, AlertStateRow, AuditRow, WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.domain.thresholds import Threshold
 from bot.notify import outbox
+from bot.store.db import insert_many
 from bot.store.tables import EvaluationResultRow
 
 Key = tuple[str, str]  # (facility_id, covenant_id)
@@ -224,11 +225,10 @@ def audit(
 
 def audit_rows(session: Session, rows: list[dict]) -> None:
     """Many audit rows, a batch per INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
-    columns = ("facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
-    blank = dict.fromkeys(columns)
+    columns = ("at", "kind", "facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
     for start in range(0, len(rows), _WRITE_BATCH):
-        session.connection().execute(insert(AuditRow.__table__),
-                                     [{**blank, **row} for row in rows[start:start + _WRITE_BATCH]])
+        insert_many(session, AuditRow.__table__, columns,
+                    [tuple(row.get(name) for name in columns) for row in rows[start:start + _WRITE_BATCH]])
 
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
@@ -323,8 +323,7 @@ def write_states(session: Session, fresh: Sequence[tuple], changed: Sequence[tup
     table = AlertStateRow.__table__
     conn = session.connection()
     for start in range(0, len(fresh), _WRITE_BATCH):
-        conn.execute(insert(table), [{**dict(zip(_ROW_FIELDS, row)), "updated_at": now}
-                                     for row in fresh[start:start + _WRITE_BATCH]])
+        insert_many(session, table, (*_ROW_FIELDS, "updated_at"), [(*row, now) for row in fresh[start:start + _WRITE_BATCH]])
     if not changed:
         return
     names = (*_STATE_FIELDS, "threshold", "updated_at")

@@ -28,7 +28,7 @@ from bot.domain.model import (
 )
 from bot.domain.results import CovenantResult
 from bot.domain.thresholds import Threshold
-from bot.store.db import inserted_id
+from bot.store.db import insert_many, inserted_id
 from bot.store.tables import (
     BalanceRow,
     CryptoRow,
@@ -348,27 +348,9 @@ _RESULT_INSERT_COLUMNS = ("run_id", "as_of", "facility_id", "covenant_id", "valu
 
 
 def _insert_results(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One executemany of result rows, the values converted here to what the driver takes (the
-    column types' conversions, done once per value instead of through SQLAlchemy's per-row
-    parameter processing: the daily job stores hundreds of thousands of results)."""
-    conn = session.connection()
-    dialect = conn.dialect
-    names = ", ".join(_RESULT_INSERT_COLUMNS)
-    if dialect.paramstyle == "qmark":
-        marks = ", ".join("?" for _ in _RESULT_INSERT_COLUMNS)
-    elif dialect.paramstyle in ("format", "pyformat"):
-        marks = ", ".join("%s" for _ in _RESULT_INSERT_COLUMNS)
-    else:  # pragma: no cover - another driver: let SQLAlchemy convert
-        session.execute(insert(RESULTS), rows)
-        return
-    sqlite = dialect.name == "sqlite"
-    params = [
-        (r["run_id"], r["as_of"].isoformat() if sqlite else r["as_of"], r["facility_id"], r["covenant_id"],
-         None if r["value"] is None else str(r["value"]), r["threshold"], r["status"], r["reason"],
-         r["months_to_breach"])
-        for r in rows
-    ]
-    conn.exec_driver_sql(f"INSERT INTO {RESULTS.name} ({names}) VALUES ({marks})", params)
+    """One driver-level executemany of result rows (``insert_many``: the daily job stores hundreds
+    of thousands)."""
+    insert_many(session, RESULTS, _RESULT_INSERT_COLUMNS, [tuple(r[c] for c in _RESULT_INSERT_COLUMNS) for r in rows])
 
 
 @dataclasses.dataclass(frozen=True)
