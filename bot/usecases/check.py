@@ -30,9 +30,6 @@ class CheckOutcome:
     run_id: int | None
     ruleset: RuleSet
     facilities: dict[str, Facility] = field(default_factory=dict)
-    # (facility_id, covenant_id) -> the date its waiver runs to, for alerts shown as waived
-    # (filled by notify_after_check; empty without notifications or for a dry run)
-    waived: dict[tuple[str, str], date] = field(default_factory=dict)
 
     def worst(self) -> Status | None:
         if not self.results:

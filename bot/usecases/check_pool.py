@@ -8,8 +8,9 @@ stores the results and advances the alerts (the daily job), with its results and
 parent takes the runs in facility_id order and keeps at most two runs per worker in flight, so
 memory stays flat at any size.
 
-Workers only read, each in its own transactions (the book does not change under a check: imports
-and checks take the same write lock); the parent alone writes, in one transaction.
+Workers only read, each run in its own read transaction (the market at their start); the parent
+alone writes. A run of facilities is one consistent snapshot; an import that commits while a large
+book is being evaluated is seen by the runs read after it (the next check sees all of it).
 """
 
 from __future__ import annotations
