@@ -130,7 +130,7 @@ def test_a_check_that_finishes_after_another_one_advances_the_alerts_again_witho
         assert sorted(k[0] for k, s in states.items() if s.state == "firing") == IDS[:3]
 
 
-def _daily(book, monkeypatch, pooled: bool):
+def _daily(book, monkeypatch, pooled: bool, runs: int = 6):
     import functools
 
     from bot.notify.dispatcher import DispatchReport
@@ -159,7 +159,7 @@ def _daily(book, monkeypatch, pooled: bool):
                                on_result=seen.append,
                                worker_engine=functools.partial(make_engine, book.env["COVBOT_DATABASE_URL"])
                                if pooled else None)
-    assert len(pools) == (1 if pooled else 0) and (not pooled or len(pools[0]) == 6)  # 40 facilities, runs of 7
+    assert len(pools) == (1 if pooled else 0) and (not pooled or len(pools[0]) == runs)  # runs of 7 facilities
     with session_scope(engine) as session:
         messages = sorted((r.transport, r.route, r.kind, r.payload) for r in session.scalars(select(OutboxRow)))
         kinds = sorted((r.facility_id, r.covenant_id, r.kind, r.detail) for r in session.scalars(select(AuditRow)))
@@ -190,3 +190,27 @@ def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one
     assert [k[:3] for k in pool[3]] == [k[:3] for k in here[3]]
     assert {k: (s.state, s.alert_status) for k, s in pool[4].items()} == \
         {k: (s.state, s.alert_status) for k, s in here[4].items()}
+
+
+def test_with_other_threads_running_the_workers_are_spawned_and_give_the_same_messages(tmp_path, monkeypatch):
+    import threading
+
+    from bot.usecases import check_pool
+
+    ids = [f"FAC-{i:02d}" for i in range(20)]
+    book = make_book(tmp_path / "spawned")
+    book.write_rules(rule_text())
+    book.write_facilities([(fid, f"Borrower {fid}", "owner@bank.example", "") for fid in ids])
+    book.set_status(DAY, "breach", ids[:6])
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)  # as in the service: not the only thread
+    other.start()
+    try:
+        assert check_pool._context().get_start_method() == "spawn"
+        checked, seen, messages, _, states = _daily(book, monkeypatch, pooled=True, runs=3)
+    finally:
+        stop.set()
+    assert len(seen) == 20 and checked.alerts.kinds["firing"] == 6
+    assert [(t, route) for t, route, *_ in messages if t == "email"] == [("email", "owner@bank.example")]
+    assert sum(1 for t, *_ in messages if t == "slack") == 6  # one notice each in the rule's channel
+    assert sum(1 for s in states.values() if s.state == "firing") == 6
