@@ -314,8 +314,7 @@ def _inputs_of(session: Session, ruleset: RuleSet, as_of: date | None, facility_
     """The `explain` inputs in short per facility (quarters, marks, prices), read in a few queries."""
     if not facility_ids or as_of is None:
         return {}
-    from bot.alerts.inputs import input_lines
-    from bot.domain.explain import explain_facility
+    from bot.alerts.inputs import inputs_by_facility
     from bot.domain.market import Market
     from bot.store.repository import load_facilities, load_price_book
 
@@ -323,8 +322,7 @@ def _inputs_of(session: Session, ruleset: RuleSet, as_of: date | None, facility_
     ids = sorted(facility_ids)
     out: dict[str, list[str]] = {}
     for start in range(0, len(ids), _INPUTS_BATCH):  # a batch of whole facilities in memory at a time
-        for data in load_facilities(session, ids[start:start + _INPUTS_BATCH]):
-            out[data.facility_id] = input_lines(explain_facility(data, market))
+        out.update(inputs_by_facility(load_facilities(session, ids[start:start + _INPUTS_BATCH]), market))
     return out
 
 

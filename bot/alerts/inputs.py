@@ -6,10 +6,13 @@ prices its numbers stand on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from bot.domain.decimals import fixed
-from bot.domain.explain import FacilityExplanation
+from bot.domain.explain import FacilityExplanation, explain_facility
+from bot.domain.market import Market
+from bot.domain.model import FacilityData
 
 MAX_LINES = 5
 
@@ -44,3 +47,9 @@ def input_lines(ex: FacilityExplanation) -> list[str]:
         lines.append(f"{c.asset} {c.quantity.normalize():f} at {_money(c.price.price)} on {c.price.date}"
                      if c.price is not None else f"{c.asset}: {c.note}")
     return lines[:MAX_LINES]
+
+
+def inputs_by_facility(book: Iterable[FacilityData], market: Market) -> dict[str, list[str]]:
+    """The short inputs of each facility, by id (for the alerts a message shows in full; run here or
+    on a worker process of the daily job)."""
+    return {data.facility_id: input_lines(explain_facility(data, market)) for data in book}

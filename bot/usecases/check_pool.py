@@ -147,12 +147,11 @@ class Pool:
 def facility_inputs(facility_ids: list[str]) -> dict[str, list[str]]:
     """In a worker: the `explain` inputs in short of these facilities (for the alerts a message
     shows in full), with the worker's ``Market``."""
-    from bot.alerts.inputs import input_lines
-    from bot.domain.explain import explain_facility
+    from bot.alerts.inputs import inputs_by_facility
 
     with open_book(_worker["engine"]) as book:
         chunk = book.facilities_named(facility_ids)
-    return {data.facility_id: input_lines(explain_facility(data, _worker["market"])) for data in chunk}
+    return inputs_by_facility(chunk, _worker["market"])
 
 
 @contextmanager
