@@ -1,12 +1,12 @@
-"""After a check: advance every alert, and queue what must be said, in ONE transaction.
+"""After a check: advance every alert, and write what changed and queue what must be said together.
 
 Set-based and in flat memory: results come in facility_id order (as the check evaluates them) and
 are taken ``CHUNK`` at a time. Per chunk: the stored states of its facilities are read in one range
-query, each alert is advanced in memory (``advance`` is pure), and what changed is written back in
-bulk: one INSERT of new alerts, one UPDATE of changed ones, one INSERT of audit rows. The events
-that must be sent are kept; at the end they are routed, grouped and rendered into the outbox (only
-the alerts a message shows in full get their trend and inputs read). The caller commits once, so
-alert state and notifications never disagree, whatever crashes afterwards.
+query and each alert is advanced in memory (``advance`` is pure); what changed (next to nothing on a
+steady day) and the events to send are kept. ``finish`` writes the changes in bulk with their audit
+rows, then routes, groups and renders the events into the outbox (only the alerts a message shows
+in full get their trend and inputs read), all in the caller's one transaction, so alert state and
+notifications never disagree, whatever crashes afterwards.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class AlertAdvance:
             state, events = advance(previous, result, covenant, now, self.waivers.get(key))
             if state_changed(previous, state):  # more than its annotations: a steady day writes little
                 (fresh if previous is None else changed).append(store.state_row(state))
-            if events or (previous is not None and previous.state != state.state) or state.state != "inactive":
+            if events or (previous.state if previous is not None else "inactive") != state.state:
                 run.audit += _audit_change(previous, state, events, result, now)
             for event in events:
                 run.kinds[event.kind] += 1
@@ -301,7 +301,8 @@ def _full_contexts(session: Session, run: AlertRun, contexts: dict[Key, AlertCon
     events = {}
     for event in run.notified:
         events.setdefault((event.facility_id, event.covenant_id), event)
-    as_of = max(e.as_of for e in events.values())
+    as_of = run.as_of()
+    assert as_of is not None  # there are contexts, so there are events
     trends = store.recent_values(session, list(contexts), as_of)
     inputs = inputs_of(sorted({fid for fid, _ in contexts}))
     return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),

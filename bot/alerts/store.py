@@ -72,20 +72,16 @@ def _state_of(row: AlertStateRow) -> AlertState:
 
 
 def save_states(session: Session, states: Iterable[AlertState], now: datetime) -> None:
-    """Write the alert states: one bulk INSERT for new alerts, one bulk UPDATE for known ones."""
-    wanted = {(s.facility_id, s.covenant_id): _values_of(s, now) for s in states}
+    """Write the alert states, new ones INSERTed and known ones UPDATEd (``write_states``)."""
+    wanted = {(s.facility_id, s.covenant_id): state_row(s) for s in states}
     known: set[Key] = set()
     for chunk in _chunks(list(wanted)):
         if chunk:
             where = _where_keys(AlertStateRow.facility_id, AlertStateRow.covenant_id, chunk)
             known.update((f, c) for f, c in session.execute(
                 select(AlertStateRow.facility_id, AlertStateRow.covenant_id).where(where)))
-    fresh = [values for key, values in wanted.items() if key not in known]
-    changed = [values for key, values in wanted.items() if key in known]
-    if fresh:
-        session.execute(insert(AlertStateRow), fresh)
-    if changed:
-        session.execute(update(AlertStateRow), changed)  # bulk UPDATE by primary key
+    write_states(session, [row for key, row in wanted.items() if key not in known],
+                 [row for key, row in wanted.items() if key in known], now)
     clear_stale_acknowledgements(session)
 
 
@@ -101,13 +97,6 @@ def clear_stale_acknowledgements(session: Session) -> None:
         .values(acknowledged_at=None, acknowledged_by=None, acknowledged_user=None, acknowledged_status=None)
         .execution_options(synchronize_session=False)
     )
-
-
-def _values_of(state: AlertState, now: datetime) -> dict:
-    values = {name: getattr(state, name) for name in _STATE_FIELDS}
-    values.update(facility_id=state.facility_id, covenant_id=state.covenant_id, updated_at=now,
-                  threshold=str(state.threshold) if state.threshold is not None else None)
-    return values
 
 
 # -- the alert epoch -----------------------------------------------------------------------------

@@ -159,6 +159,7 @@ def insert_many(session: OrmSession, table: Table, columns: Sequence[str], rows:
     Each value goes through its column type's own conversion (a ``TypeDecorator``'s included), as
     SQLAlchemy would, but without its per-row parameter processing, which costs more than the
     database on the daily job's hundreds of thousands of rows (results, alert states, audit)."""
+    rows = list(rows)
     conn = session.connection()
     dialect = conn.dialect
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]  # noqa: SLF001

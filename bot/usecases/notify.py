@@ -1,5 +1,6 @@
 """Use case "check and notify": the daily job. Evaluate the book, store the run, advance every
-alert and queue what must be said, in ONE transaction, then deliver.
+alert and queue what must be said, then deliver. The alert changes, their audit rows and their
+messages commit together, in one last short transaction (see ``check_and_notify``).
 
 It streams: each result is stored, advanced and handed to the caller's output as it is computed,
 in facility_id order, so memory stays flat at any size (only the events to send are kept until the
