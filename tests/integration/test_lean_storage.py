@@ -45,6 +45,7 @@ from bot.store.retention import prune_results
 from bot.usecases.check import run_check
 from bot.usecases.evaluate import evaluations
 from bot.usecases.imports import import_data
+from tests.support.schema import table_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "bot" / "demo" / "portfolio"
@@ -257,7 +258,7 @@ def test_migration_0007_keeps_every_result_and_message_and_goes_back(database):
     assert json.loads(zlib.decompress(compressed[1:])) == mail  # old e-mails are compressed too
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
-    assert [d for d in diffs if _table_of(d) in ("evaluation_results", "evaluation_metrics", "outbox")] == []
+    assert [d for d in diffs if table_of(d) in ("evaluation_results", "evaluation_metrics", "outbox")] == []
 
     _migrate(engine, "0006", down=True)
     with engine.connect() as conn:
@@ -273,15 +274,3 @@ def test_migration_0007_keeps_every_result_and_message_and_goes_back(database):
     with session_scope(engine) as session:
         for run_id, computed in runs.items():
             assert run_results(session, run_id) == computed
-
-
-def _table_of(diff) -> str:
-    d = diff[0] if isinstance(diff, list) else diff
-    kind, subject = d[0], d[1]
-    if kind in ("add_table", "remove_table"):
-        return subject.name
-    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint"):
-        return subject.table.name
-    if kind in ("add_fk", "remove_fk"):
-        return subject.parent.name
-    return d[2]

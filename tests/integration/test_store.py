@@ -25,6 +25,7 @@ from bot.store.repository import (
     save_evaluation,
 )
 from bot.store.tables import ALL_TABLES, DATA_TABLES
+from tests.support.schema import table_of
 
 EXACT = [
     Decimal("1.50"),
@@ -123,20 +124,9 @@ def test_migrated_schema_matches_the_table_models(database):
     engine = database.open()
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
-    ours = [d for d in diffs if _table_of(d) in ALL_TABLES]
+    ours = [d for d in diffs if table_of(d) in ALL_TABLES]
     assert ours == []
 
-
-def _table_of(diff) -> str:
-    d = diff[0] if isinstance(diff, list) else diff
-    kind, subject = d[0], d[1]
-    if kind in ("add_table", "remove_table"):
-        return subject.name
-    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint"):
-        return subject.table.name
-    if kind in ("add_fk", "remove_fk"):
-        return subject.parent.name
-    return d[2]  # add_column, remove_column, modify_*: (kind, schema, table, ...)
 
 
 def test_sqlite_enforces_foreign_keys(tmp_path):
