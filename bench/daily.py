@@ -32,8 +32,11 @@ def db_bytes(db_file: Path) -> int:
     """The database's size on disk once its write-ahead log is checkpointed into it (the WAL file
     is scratch space reused by every transaction, not growth)."""
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(db_file) as conn:
+    # closed here, not left to the garbage collector: a connection left open in this process would
+    # keep the WAL file that the check's last connection deletes, and read a stale one afterwards
+    with closing(sqlite3.connect(db_file)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in (db_file, Path(f"{db_file}-wal")) if p.exists())
 

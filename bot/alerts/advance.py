@@ -62,6 +62,55 @@ class AlertRun:
         return max((e.as_of for e in self.notified), default=None)
 
 
+@dataclass
+class Advanced:
+    """What advancing one run of results did, kept until the check's last transaction writes it:
+    the states to write (``store.state_row`` tuples), audit rows, the events (those to send with
+    the facilities they concern), the alerts shown as waived."""
+
+    fresh: list[tuple] = field(default_factory=list)  # states to INSERT
+    changed: list[tuple] = field(default_factory=list)  # states to UPDATE
+    audit: list[dict] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)
+    status_changed: dict[Key, date] = field(default_factory=dict)
+    notified: list[AlertEvent] = field(default_factory=list)
+    facilities: dict[str, Facility] = field(default_factory=dict)
+    waived: dict[Key, date] = field(default_factory=dict)
+
+
+def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, AlertState],
+                    covenants: Mapping[str, Any], waivers: Mapping[Key, Waiver], now: datetime,
+                    facility_of: Callable[[str], Facility | None]) -> Advanced:
+    """Advance the alert of each result from its stored state (``states``: those of the results'
+    facilities). Pure: reads and writes nothing, so it runs here or on a worker process."""
+    out = Advanced()
+    fresh, changed, audit, notified = out.fresh, out.changed, out.audit, out.notified
+    for result in results:
+        key = (result.facility_id, result.covenant_id)
+        covenant = covenants.get(result.covenant_id)
+        if covenant is None:  # pragma: no cover - results come from this rule set
+            continue
+        previous = states.get(key)
+        state, events = advance(previous, result, covenant, now, waivers.get(key))
+        if state_changed(previous, state):  # more than its annotations: a steady day writes little
+            (fresh if previous is None else changed).append(store.state_row(state))
+        if events or (previous.state if previous is not None else "inactive") != state.state:
+            audit += _audit_change(previous, state, events, result, now)
+        for event in events:
+            out.kinds[event.kind] += 1
+            if event.kind in store.STATUS_CHANGES:
+                out.status_changed[key] = event.as_of
+            if event.notify:
+                notified.append(event)
+                if event.facility_id not in out.facilities:
+                    facility = facility_of(event.facility_id)
+                    if facility is not None:
+                        out.facilities[event.facility_id] = facility
+        if state.waived and state.waived_until is not None:
+            out.waived[key] = state.waived_until
+    return out
+
+
 class AlertAdvance:
     """Advances alerts as results stream in (``add``), then writes what changed and queues the
     notifications (``finish``).
@@ -112,31 +161,21 @@ class AlertAdvance:
             return
         with self.reads() as session:
             states = store.load_states_between(session, results[0].facility_id, results[-1].facility_id)
-        run, now = self.run, self.now
-        fresh, changed = self._fresh, self._changed
-        for result in results:
-            key = (result.facility_id, result.covenant_id)
-            covenant = self.covenants.get(result.covenant_id)
-            if covenant is None:  # pragma: no cover - results come from this rule set
-                continue
-            previous = states.get(key)
-            state, events = advance(previous, result, covenant, now, self.waivers.get(key))
-            if state_changed(previous, state):  # more than its annotations: a steady day writes little
-                (fresh if previous is None else changed).append(store.state_row(state))
-            if events or (previous.state if previous is not None else "inactive") != state.state:
-                run.audit += _audit_change(previous, state, events, result, now)
-            for event in events:
-                run.kinds[event.kind] += 1
-                if event.kind in store.STATUS_CHANGES:
-                    run.status_changed[key] = event.as_of
-                if event.notify:
-                    run.notified.append(event)
-                    facility = self._facility(event.facility_id)
-                    if facility is not None:
-                        self.facilities[event.facility_id] = facility
-            if state.waived and state.waived_until is not None:
-                run.waived[key] = state.waived_until
+        self.merge(advance_results(results, states, self.covenants, self.waivers, self.now, self._facility))
         self._forget_facilities_before(results[-1].facility_id)
+
+    def merge(self, advanced: Advanced) -> None:
+        """Take in what advancing a run of results did (here, or on a worker process: see
+        ``bot.usecases.check_pool``); runs are merged in facility_id order."""
+        run = self.run
+        self._fresh += advanced.fresh
+        self._changed += advanced.changed
+        run.audit += advanced.audit
+        run.kinds.update(advanced.kinds)
+        run.status_changed.update(advanced.status_changed)
+        run.notified += advanced.notified
+        run.waived.update(advanced.waived)
+        self.facilities.update(advanced.facilities)
 
     def finish(self, session: Session, *, inputs_of: Callable[[list[str]], dict[str, list[str]]] | None = None,
                map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:

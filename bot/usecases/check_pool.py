@@ -21,22 +21,26 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from multiprocessing.context import BaseContext
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine
 
+from bot.alerts.advance import Advanced, advance_results
+from bot.alerts.store import current_waivers, load_states_between
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.notify import templates
+from bot.store.db import read_scope, session_scope
+from bot.store.repository import result_row, save_result_rows
 from bot.usecases.evaluate import evaluate_chunks, open_book
 
 MIN_FACILITIES = 5000  # below this, starting processes costs more than it saves
@@ -56,8 +60,10 @@ class EvaluatedRun:
     text: str  # the rows rendered and joined ("" when nothing is rendered)
     rows: int
     worst: int  # the worst severity of the run, -1 when it has no result
-    packed_results: list[tuple[Any, ...]] | None  # kept only when asked (the parent stores them)
+    packed_results: list[tuple[Any, ...]] | None  # kept only when asked (the parent shows them)
     packed_facilities: list[tuple[Any, ...]] | None
+    tally: dict[tuple[str, str], int] | None = None  # (covenant_id, status) -> results, for the daily job
+    advanced: Advanced | None = None  # what advancing the run's alerts did (the daily job)
 
     @property
     def results(self) -> list[CovenantResult] | None:
@@ -86,16 +92,28 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class DailyJob:
+    """What the workers of the daily job do besides evaluating: store each run's results in the
+    unfinished run ``run_id`` and advance its alerts (see ``_store_and_advance``)."""
+
+    run_id: int
+    now: datetime
+
+
 def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: list[Covenant],
                   as_of: date, render: Callable[[CovenantResult], str] | None, separator: str, keep: bool,
-                  templates_folder: str | None = None) -> None:
+                  templates_folder: str | None = None, daily: DailyJob | None = None) -> None:
     if templates_folder is not None:  # a spawned worker renders with the parent's templates
         templates.use_templates(functools.partial(Path, templates_folder))
     engine = open_engine()  # its own connections: none is shared with the parent
     with open_book(engine) as book:
         market = book.market(ruleset, as_of)
     _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market,
-                   keep=keep)
+                   keep=keep, daily=daily, by_id={c.id: c for c in ruleset.covenants})
+    if daily is not None:
+        with read_scope(engine) as session:  # every waiver in force: a handful
+            _worker["waivers"] = current_waivers(session)
 
 
 def _evaluate_run(first: str, last: str) -> EvaluatedRun:
@@ -106,10 +124,30 @@ def _evaluate_run(first: str, last: str) -> EvaluatedRun:
     text = _worker["separator"].join(map(render, results)) if render is not None else ""
     severity = SEVERITY_ORDER.__getitem__
     worst = max((severity(r.status) for r in results), default=-1)
+    tally: dict[tuple[str, str], int] | None = None
+    advanced = None
+    if _worker["daily"] is not None:
+        tally = dict(Counter((r.covenant_id, r.status) for r in results))
+        advanced = _store_and_advance(_worker["daily"], first, last, results, [d.facility for d in chunk])
     if not _worker["keep"]:
-        return EvaluatedRun(text, len(results), worst, None, None)
+        return EvaluatedRun(text, len(results), worst, None, None, tally, advanced)
     return EvaluatedRun(text, len(results), worst, _pack(results, _RESULT_FIELDS),
-                        _pack([d.facility for d in chunk], _FACILITY_FIELDS))
+                        _pack([d.facility for d in chunk], _FACILITY_FIELDS), tally, advanced)
+
+
+def _store_and_advance(daily: DailyJob, first: str, last: str, results: list[CovenantResult],
+                       facilities: list[Facility]) -> Advanced:
+    """The daily job's work on one run, here on the worker so the parent keeps only what changed:
+    append the results to the unfinished run (one short write transaction) and advance the alerts
+    of facilities ``first`` … ``last`` from their stored states. The parent writes the alert changes
+    with their messages in the check's last transaction (``bot.usecases.notify``)."""
+    engine = _worker["engine"]
+    with session_scope(engine) as session:
+        save_result_rows(session, daily.run_id, map(result_row, results))
+    with read_scope(engine) as session:
+        states = load_states_between(session, first, last)
+    by_id = {f.facility_id: f for f in facilities}
+    return advance_results(results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
 
 
 def _context() -> BaseContext:
@@ -166,10 +204,12 @@ def evaluated_runs(
     render: Callable[[CovenantResult], str] | None = None,
     separator: str = "",
     keep: bool = False,
+    daily: DailyJob | None = None,
 ) -> Iterator[Pool]:
     """Evaluate each (first, last) facility-id range on ``workers`` processes; the runs come back
     in the order of ``ranges``, rendered with ``render`` (a module-level function) when given, with
-    their results and facilities when ``keep``.
+    their results and facilities when ``keep``; with ``daily``, each worker also stores its runs'
+    results and advances their alerts (``_store_and_advance``).
 
     The workers are started (forked) when the block is entered: open no database connection
     before, so none crosses into them; the parent may open its own inside the block."""
@@ -178,7 +218,7 @@ def evaluated_runs(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_context(), initializer=_start_worker,
         initargs=(open_engine, ruleset, list(covenants), as_of, render, separator, keep,
-                  str(templates.templates_dir())),
+                  str(templates.templates_dir()), daily),
     ) as pool:
         pending: deque[Future[EvaluatedRun]] = deque()
         todo = iter(ranges)

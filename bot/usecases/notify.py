@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -28,7 +28,7 @@ from bot.alerts.store import alert_epoch, claim_epoch, current_waivers
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, STATUSES_BY_SEVERITY, CovenantResult, Status
-from bot.domain.rulebook import RuleSet
+from bot.domain.rulebook import Covenant, RuleSet
 from bot.notify.dispatcher import DispatchReport
 from bot.store.db import read_scope, session_scope
 from bot.store.repository import (
@@ -108,68 +108,93 @@ def check_and_notify(
     results (``_advance_again``), so two checks at once never send a message twice."""
     covenants = chosen_covenants(ruleset, covenant_ids)
     plan = pool_plan(engine, facility_ids) if worker_engine is not None else None
+    with session_scope(engine) as session:
+        run_id = start_run(session, "check", as_of, now, ruleset.digest)
+        epoch = alert_epoch(session)
+        waivers = current_waivers(session)
+    advancing = AlertAdvance(lambda: read_scope(engine), ruleset, now, routing, waivers)
     tally: Counter[tuple[str, str]] = Counter()
-    source: AbstractContextManager[check_pool.Pool | None] = nullcontext(None)
-    if plan is not None and worker_engine is not None:
-        workers, ranges = plan
-        source = check_pool.evaluated_runs(
-            worker_engine, ruleset, covenants, as_of, ranges, workers, keep=True,
-            render=rendered.render if rendered is not None else None,
-            separator=rendered.separator if rendered is not None else "")
-    with source as pool:  # the workers start first: see evaluated_runs
-        runs = pool.runs if pool is not None else None
-        with session_scope(engine) as session:
-            run_id = start_run(session, "check", as_of, now, ruleset.digest)
-            epoch = alert_epoch(session)
-            waivers = current_waivers(session)
-        advancing = AlertAdvance(lambda: read_scope(engine), ruleset, now, routing, waivers)
-
-        def seen(facilities: list[Facility]) -> None:
-            advancing.facilities_seen(facilities)
-            if on_facilities is not None:
-                on_facilities(facilities)
-
-        def pooled() -> Iterator[CovenantResult]:
-            assert runs is not None
-            for run in runs:
-                results, facilities = run.results, run.facilities
-                assert results is not None and facilities is not None
-                seen(facilities)
-                if rendered is not None:
-                    rendered.on_rows(run.text, run.rows, run.worst)
-                yield from results
-
-        def here() -> Iterator[CovenantResult]:
-            yield from evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
-                                   on_facilities=lambda chunk: seen([d.facility for d in chunk]))
-
-        hand_over = on_result if (runs is None or rendered is None) else None
-        rows: list[dict[str, Any]] = []
-        try:
-            for result in pooled() if runs is not None else here():
-                tally[(result.covenant_id, result.status)] += 1
-                if hand_over is not None:
-                    hand_over(result)
-                advancing.add(result)
-                rows.append(result_row(result))
-                if len(rows) >= RESULTS_PER_TRANSACTION:
-                    _store(engine, run_id, rows)
-            _store(engine, run_id, rows)
-        except BaseException:
-            _discard(engine, run_id)
-            raise
-        try:
-            with session_scope(engine) as session:
-                if not claim_epoch(session, epoch):
-                    advancing = _advance_again(session, ruleset, run_id, now, routing)
-                alerts = advancing.finish(session, **_offloaded(pool))
-                finish_run(session, run_id)
-        except BaseException:
-            _discard(engine, run_id)
-            raise
+    try:
+        if plan is not None and worker_engine is not None:
+            engine.dispose()  # no open connection crosses into the workers
+            alerts = _on_workers(engine, worker_engine, plan, ruleset, covenants, as_of, run_id, now, advancing,
+                                 tally, epoch, on_result, on_facilities, rendered)
+        else:
+            alerts = _here(engine, ruleset, as_of, run_id, advancing, tally, epoch, facility_ids, covenant_ids,
+                           on_result, on_facilities)
+    except BaseException:
+        _discard(engine, run_id)
+        raise
     checked = CheckedRun(as_of, run_id, ruleset, alerts, DispatchReport(), sum(tally.values()), tally)
     checked.delivery = deliver()
     return checked
+
+
+def _on_workers(engine: Engine, worker_engine: Callable[[], Engine], plan: tuple[int, list[tuple[str, str]]],
+                ruleset: RuleSet, covenants: Sequence[Covenant], as_of: date, run_id: int, now: datetime, advancing: AlertAdvance,
+                tally: Counter[tuple[str, str]], epoch: int, on_result: Callable[[CovenantResult], None] | None,
+                on_facilities: Callable[[list[Facility]], None] | None, rendered: RenderedRows | None) -> AlertRun:
+    """A whole large book: the workers evaluate, store the results and advance the alerts, a run of
+    facilities at a time; this process merges what changed and writes it in the last transaction."""
+    workers, ranges = plan
+    hand_over = on_result if rendered is None else None
+    keep = hand_over is not None or on_facilities is not None
+    with check_pool.evaluated_runs(
+            worker_engine, ruleset, covenants, as_of, ranges, workers, keep=keep,
+            render=rendered.render if rendered is not None else None,
+            separator=rendered.separator if rendered is not None else "",
+            daily=check_pool.DailyJob(run_id, now)) as pool:
+        for run in pool.runs:
+            assert run.tally is not None and run.advanced is not None
+            tally.update(run.tally)
+            if keep:
+                facilities, results = run.facilities, run.results
+                assert facilities is not None and results is not None
+                if on_facilities is not None:
+                    on_facilities(facilities)
+                if hand_over is not None:
+                    for result in results:
+                        hand_over(result)
+            if rendered is not None:
+                rendered.on_rows(run.text, run.rows, run.worst)
+            advancing.merge(run.advanced)
+        return _finish(engine, ruleset, run_id, now, advancing, epoch, pool)
+
+
+def _here(engine: Engine, ruleset: RuleSet, as_of: date, run_id: int, advancing: AlertAdvance,
+          tally: Counter[tuple[str, str]], epoch: int, facility_ids: Iterable[str] | None,
+          covenant_ids: Iterable[str] | None, on_result: Callable[[CovenantResult], None] | None,
+          on_facilities: Callable[[list[Facility]], None] | None) -> AlertRun:
+    """Some facilities or a small book: evaluated, stored and advanced in this process."""
+
+    def seen(facilities: list[Facility]) -> None:
+        advancing.facilities_seen(facilities)
+        if on_facilities is not None:
+            on_facilities(facilities)
+
+    rows: list[dict[str, Any]] = []
+    for result in evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
+                              on_facilities=lambda chunk: seen([d.facility for d in chunk])):
+        tally[(result.covenant_id, result.status)] += 1
+        if on_result is not None:
+            on_result(result)
+        advancing.add(result)
+        rows.append(result_row(result))
+        if len(rows) >= RESULTS_PER_TRANSACTION:
+            _store(engine, run_id, rows)
+    _store(engine, run_id, rows)
+    return _finish(engine, ruleset, run_id, advancing.now, advancing, epoch, None)
+
+
+def _finish(engine: Engine, ruleset: RuleSet, run_id: int, now: datetime, advancing: AlertAdvance, epoch: int,
+            pool: check_pool.Pool | None) -> AlertRun:
+    """The last transaction: the alert changes, their audit rows and messages, and the run finished."""
+    with session_scope(engine) as session:
+        if not claim_epoch(session, epoch):
+            advancing = _advance_again(session, ruleset, run_id, now, advancing.settings)
+        alerts = advancing.finish(session, **_offloaded(pool))
+        finish_run(session, run_id)
+    return alerts
 
 
 def _offloaded(pool: check_pool.Pool | None) -> dict[str, Any]:
