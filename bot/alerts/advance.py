@@ -32,7 +32,8 @@ from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import RuleSet
 from bot.notify import outbox
-from bot.notify.render import AlertContext, AlertNotice, EmailContent, WaiverNote, worst_first
+from bot.store.types import Packed
+from bot.notify.render import AlertContext, AlertNotice, WaiverNote, worst_first
 from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
@@ -76,6 +77,7 @@ class Advanced:
     notified: list[AlertEvent] = field(default_factory=list)
     facilities: dict[str, Facility] = field(default_factory=dict)
     waived: dict[Key, date] = field(default_factory=dict)
+    staged: int = 0  # states staged in the database instead (``store.stage_states``)
 
 
 def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, AlertState],
@@ -133,6 +135,8 @@ class AlertAdvance:
         self._buffer: list[CovenantResult] = []
         self._fresh: list[tuple] = []  # states to write in finish (``store.state_row``)
         self._changed: list[tuple] = []
+        self._staged = 0  # states staged for ``staged_for`` by the workers (``merge``)
+        self.staged_for: int | None = None  # the run whose staged states finish applies
 
     def facilities_seen(self, facilities: Iterable[Facility]) -> None:
         """The facilities about to be evaluated (in facility_id order, before their results)."""
@@ -170,6 +174,7 @@ class AlertAdvance:
         run = self.run
         self._fresh += advanced.fresh
         self._changed += advanced.changed
+        self._staged += advanced.staged
         run.audit += advanced.audit
         run.kinds.update(advanced.kinds)
         run.status_changed.update(advanced.status_changed)
@@ -187,7 +192,9 @@ class AlertAdvance:
         by default it runs here."""
         self._advance_chunk()
         store.write_states(session, self._fresh, self._changed, self.now)
-        self.run.states_written = len(self._fresh) + len(self._changed)
+        if self.staged_for is not None:
+            store.apply_staged_states(session, self.staged_for, self.now)
+        self.run.states_written = len(self._fresh) + len(self._changed) + self._staged
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
         _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings,
@@ -326,9 +333,9 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             taken.append((address, items))
             yield address, items, max(e.as_of for e in events)
 
-    for content in map_(render_email_job, jobs()):
+    for recipients, payload in map_(render_email_job, jobs()):
         address, items = taken.popleft()
-        _queue_email(session, run, address, items, content, now)
+        _queue_email(session, run, recipients, items, payload, f"e-mail {address}", now)
         run.emails += 1
 
 
@@ -430,21 +437,23 @@ def _acknowledged(session: Session, key: Key, summary):
                    acknowledged_at=row.acknowledged_at)
 
 
-def render_email_job(job: tuple[str, list[tuple[AlertNotice, AlertContext]], date]) -> EmailContent:
-    """``render_email`` of (recipient, alerts, test date): a module-level function, so worker
-    processes can render the e-mails of a large book in parallel."""
+def render_email_job(job: tuple[str, list[tuple[AlertNotice, AlertContext]], date]) -> tuple[list[str], Packed]:
+    """The e-mail of (recipient, alerts, test date), rendered and packed for the outbox
+    (``outbox.pack_email``): a module-level function, so worker processes can make the e-mails of a
+    large book in parallel, leaving this process only to write them."""
     from bot.notify.render_email import render_email
 
-    return render_email(*job)
-
-
-def _queue_email(session: Session, run: AlertRun, address: str, items, content: EmailContent, now: datetime
-                 ) -> None:
-    events = [e for e, _ in items]
+    address, items, _ = job
+    content = render_email(*job)
     shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
-    row = outbox.enqueue_email(session, [address], content.subject, content.text, content.html, kind="alert",
-                               now=now, alerts=shown, attachments=content.attachments)
-    run.audit += _queued(run, row, events, f"e-mail {address}", now)
+    return outbox.pack_email([address], content.subject, content.text, content.html, alerts=shown,
+                             attachments=content.attachments)
+
+
+def _queue_email(session: Session, run: AlertRun, recipients: list[str], items, payload: Packed, where: str,
+                 now: datetime) -> None:
+    row = outbox.enqueue_packed_email(session, recipients, payload, kind="alert", now=now)
+    run.audit += _queued(run, row, [e for e, _ in items], where, now)
     _write_audit(session, run)
 
 

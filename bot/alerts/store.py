@@ -11,15 +11,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.lifecycle import ANNOTATIONS, AlertState
-from bot.alerts.tables import AlertEpochRow, AlertStateRow, AuditRow, WaiverRow
+from bot.alerts.tables import AlertEpochRow, AlertStateChanges, AlertStateRow, AuditRow, WaiverRow
 from bot.alerts.waivers import Waiver
 from bot.domain.thresholds import Threshold
 from bot.notify import outbox
 from bot.store.db import insert_many
+from bot.store.types import UTCDateTime
 from bot.store.tables import EvaluationResultRow
 
 Key = tuple[str, str]  # (facility_id, covenant_id)
@@ -327,3 +328,42 @@ def write_states(session: Session, fresh: Sequence[tuple], changed: Sequence[tup
             values["updated_at"] = now
             rows.append(values)
         conn.execute(stmt, rows)
+
+
+# -- alert changes staged by the daily job's workers ------------------------------------------------
+
+
+def stage_states(session: Session, run_id: int, fresh: Sequence[tuple], changed: Sequence[tuple]) -> int:
+    """Stage the alert changes of one run of facilities (``state_row`` tuples; ``fresh`` ones are
+    new alerts) for the check ``run_id``; ``apply_staged_states`` writes them. Returns how many."""
+    columns = ("run_id", "is_new", *_ROW_FIELDS)
+    for is_new, rows in ((True, fresh), (False, changed)):
+        for start in range(0, len(rows), _WRITE_BATCH):
+            insert_many(session, AlertStateChanges, columns,
+                        [(run_id, is_new, *row) for row in rows[start:start + _WRITE_BATCH]])
+    return len(fresh) + len(changed)
+
+
+def apply_staged_states(session: Session, run_id: int, now: datetime) -> None:
+    """Write the alert changes staged for the check ``run_id`` into alert_states (new alerts
+    INSERTed, known ones UPDATEd, each in one statement) and drop them from the stage."""
+    table, staged = AlertStateRow.__table__, AlertStateChanges
+    names = (*_STATE_FIELDS, "threshold")
+    at = literal(now, UTCDateTime())
+    conn = session.connection()
+    conn.execute(insert(table).from_select(
+        [*_ROW_FIELDS, "updated_at"],
+        select(*(staged.c[name] for name in _ROW_FIELDS), at)
+        .where(staged.c.run_id == run_id, staged.c.is_new.is_(True))))
+    conn.execute(
+        update(table)
+        .where(table.c.facility_id == staged.c.facility_id, table.c.covenant_id == staged.c.covenant_id,
+               staged.c.run_id == run_id, staged.c.is_new.is_(False))
+        .values({**{name: staged.c[name] for name in names}, "updated_at": at}))
+    drop_staged_states(session, run_id)
+
+
+def drop_staged_states(session: Session, run_id: int) -> None:
+    """Forget the alert changes staged for the check ``run_id`` (it failed, or another check
+    advanced the alerts first and this one advances them again)."""
+    session.connection().execute(delete(AlertStateChanges).where(AlertStateChanges.c.run_id == run_id))

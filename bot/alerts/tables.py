@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import DecimalText, KeyText, UTCDateTime, optional_text, optional_when, optional_day
@@ -43,6 +43,20 @@ class AlertStateRow(SQLModel, table=True):
     acknowledged_by: str | None = optional_text()  # e-mail, or slack:<user id>
     acknowledged_user: str | None = optional_text()  # Slack user id
     acknowledged_status: str | None = optional_text()  # the alert's status that was acknowledged
+
+
+# The alert changes of a check whose book was evaluated on worker processes, staged there per run and
+# moved into alert_states by the check's last transaction, with its messages (bot.alerts.store:
+# stage_states, apply_staged_states); a failed or superseded check drops its rows.
+STAGED_STATE_COLUMNS = tuple(c.name for c in AlertStateRow.__table__.columns  # type: ignore[attr-defined]
+                             if c.name not in ("updated_at",) and not c.name.startswith("acknowledged_"))
+AlertStateChanges = Table(
+    "alert_state_changes", SQLModel.metadata,
+    Column("run_id", Integer(), primary_key=True, autoincrement=False),
+    Column("is_new", Boolean(), nullable=False),  # INSERTed into alert_states, else UPDATEd
+    *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+      for c in AlertStateRow.__table__.columns if c.name in STAGED_STATE_COLUMNS),  # type: ignore[attr-defined]
+)
 
 
 class WaiverRow(SQLModel, table=True):

@@ -12,6 +12,7 @@ import re
 import smtplib
 import socket
 import ssl
+import uuid
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -93,6 +94,9 @@ class EmailTransport:
         for attachment in getattr(message, "attachments", ()):
             maintype, _, subtype = attachment.content_type.partition("/")
             mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        for part in mime.walk():  # a boundary of our own: the generator would search a megabyte of
+            if part.is_multipart():  # body for each one it makes up (every part is base64 or short)
+                part.set_boundary(f"covbot-{uuid.uuid4().hex}")
         return mime
 
     def send(self, message: EmailLike) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot.notify.messages import Attachment
 from bot.notify.tables import DeliveryLogRow, OutboxRow, SlackThreadRow
+from bot.store.types import Packed
 
 UNFINISHED = ("queued", "sending", "retry")
 STATES = ("queued", "sending", "retry", "sent", "dead")
@@ -48,12 +49,13 @@ def alerts_of(row: OutboxRow) -> list[Key]:
     return [tuple(k) for k in payload_of(row).get("alerts", [])]
 
 
-def _add(session: Session, *, transport: str, route: str, kind: str, payload: dict[str, Any],
+def _add(session: Session, *, transport: str, route: str, kind: str, payload: dict[str, Any] | Packed,
          now: datetime, thread_role: str | None = None, alert: Key | None = None) -> OutboxRow:
     row = OutboxRow(
         notification_id=new_notification_id(), transport=transport, route=route, kind=kind,
         thread_role=thread_role, facility_id=alert[0] if alert else None,
-        covenant_id=alert[1] if alert else None, payload=json.dumps(payload, ensure_ascii=False),
+        covenant_id=alert[1] if alert else None,
+        payload=payload if isinstance(payload, Packed) else json.dumps(payload, ensure_ascii=False),
         state="queued", attempts=0, created_at=now, next_attempt_at=now,
     )
     session.add(row)
@@ -104,6 +106,13 @@ def enqueue_email(
 ) -> OutboxRow:
     """Queue one e-mail (sent with the stable Message-ID ``<notification-id@covbot>``). ``alerts``:
     the alerts it shows (a long list is counted in it and attached, not listed here)."""
+    recipients, payload = email_payload(to, subject, text, html, alerts=alerts, attachments=attachments)
+    return _add(session, transport="email", route=", ".join(recipients), kind=kind, payload=payload, now=now)
+
+
+def email_payload(to: Sequence[str], subject: str, text: str, html: str, *, alerts: Iterable[Key] = (),
+                  attachments: Sequence[Attachment] = ()) -> tuple[list[str], dict[str, Any]]:
+    """(recipients, the payload an e-mail is queued with)."""
     recipients = [a.strip() for a in to if a and a.strip()]
     if not recipients:
         raise ValueError("an e-mail needs at least one recipient")
@@ -111,6 +120,21 @@ def enqueue_email(
                                "alerts": [list(k) for k in alerts]}
     if attachments:
         payload["attachments"] = [a.stored() for a in attachments]
+    return recipients, payload
+
+
+def pack_email(to: Sequence[str], subject: str, text: str, html: str, *, alerts: Iterable[Key] = (),
+               attachments: Sequence[Attachment] = ()) -> tuple[list[str], Packed]:
+    """An e-mail's payload ready to store (``enqueue_packed_email``): serialised and compressed
+    wherever it was rendered, e.g. on a worker process, so the process that queues a large book's
+    e-mails only writes them."""
+    recipients, payload = email_payload(to, subject, text, html, alerts=alerts, attachments=attachments)
+    return recipients, Packed.of(json.dumps(payload, ensure_ascii=False))
+
+
+def enqueue_packed_email(session: Session, recipients: Sequence[str], payload: Packed, *, kind: str,
+                         now: datetime) -> OutboxRow:
+    """Queue one e-mail made by ``pack_email``."""
     return _add(session, transport="email", route=", ".join(recipients), kind=kind, payload=payload, now=now)
 
 

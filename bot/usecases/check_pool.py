@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import Engine
 
 from bot.alerts.advance import Advanced, advance_results
-from bot.alerts.store import current_waivers, load_states_between
+from bot.alerts.store import current_waivers, load_states_between, stage_states
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
@@ -138,16 +138,20 @@ def _evaluate_run(first: str, last: str) -> EvaluatedRun:
 def _store_and_advance(daily: DailyJob, first: str, last: str, results: list[CovenantResult],
                        facilities: list[Facility]) -> Advanced:
     """The daily job's work on one run, here on the worker so the parent keeps only what changed:
-    append the results to the unfinished run (one short write transaction) and advance the alerts
-    of facilities ``first`` … ``last`` from their stored states. The parent writes the alert changes
-    with their messages in the check's last transaction (``bot.usecases.notify``)."""
+    advance the alerts of facilities ``first`` … ``last`` from their stored states, then append the
+    results to the unfinished run and stage the alert changes, in one short write transaction. The
+    parent moves the staged changes into alert_states with their messages in the check's last
+    transaction (``bot.usecases.notify``)."""
     engine = _worker["engine"]
-    with session_scope(engine) as session:
-        save_result_rows(session, daily.run_id, map(result_row, results))
     with read_scope(engine) as session:
         states = load_states_between(session, first, last)
     by_id = {f.facility_id: f for f in facilities}
-    return advance_results(results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
+    advanced = advance_results(results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
+    with session_scope(engine) as session:
+        save_result_rows(session, daily.run_id, map(result_row, results))
+        advanced.staged = stage_states(session, daily.run_id, advanced.fresh, advanced.changed)
+    advanced.fresh, advanced.changed = [], []  # staged: the parent need not hold them
+    return advanced
 
 
 def _context() -> BaseContext:

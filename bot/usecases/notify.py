@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.alerts.advance import AlertAdvance, AlertRun
-from bot.alerts.store import alert_epoch, claim_epoch, current_waivers
+from bot.alerts.store import alert_epoch, claim_epoch, current_waivers, drop_staged_states
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, STATUSES_BY_SEVERITY, CovenantResult, Status
@@ -137,6 +137,7 @@ def _on_workers(engine: Engine, worker_engine: Callable[[], Engine], plan: tuple
     """A whole large book: the workers evaluate, store the results and advance the alerts, a run of
     facilities at a time; this process merges what changed and writes it in the last transaction."""
     workers, ranges = plan
+    advancing.staged_for = run_id  # the workers stage the alert changes (check_pool._store_and_advance)
     hand_over = on_result if rendered is None else None
     keep = hand_over is not None or on_facilities is not None
     with check_pool.evaluated_runs(
@@ -191,6 +192,7 @@ def _finish(engine: Engine, ruleset: RuleSet, run_id: int, now: datetime, advanc
     """The last transaction: the alert changes, their audit rows and messages, and the run finished."""
     with session_scope(engine) as session:
         if not claim_epoch(session, epoch):
+            drop_staged_states(session, run_id)
             advancing = _advance_again(session, ruleset, run_id, now, advancing.settings)
         alerts = advancing.finish(session, **_offloaded(pool))
         finish_run(session, run_id)
@@ -230,6 +232,7 @@ def _discard(engine: Engine, run_id: int) -> None:
     """The check failed: remove its unfinished run, without hiding why it failed."""
     try:
         with session_scope(engine) as session:
+            drop_staged_states(session, run_id)
             delete_run(session, run_id)
     except Exception:  # the database itself may be what failed
         log.warning("could not remove the unfinished run %s", run_id, exc_info=True)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.alerts import store
 from bot.alerts.advance import AlertAdvance
-from bot.alerts.tables import AuditRow
+from bot.alerts.tables import AlertStateChanges, AuditRow
 from bot.config import load_settings
 from bot.notify.tables import OutboxRow
 from bot.rulefiles.loader import load_rules
@@ -130,7 +130,7 @@ def test_a_check_that_finishes_after_another_one_advances_the_alerts_again_witho
         assert sorted(k[0] for k, s in states.items() if s.state == "firing") == IDS[:3]
 
 
-def _daily(book, monkeypatch, pooled: bool, runs: int = 6):
+def _daily(book, monkeypatch, pooled: bool, runs: int = 6, day: dt.date = DAY):
     import functools
 
     from bot.notify.dispatcher import DispatchReport
@@ -155,7 +155,8 @@ def _daily(book, monkeypatch, pooled: bool, runs: int = 6):
         monkeypatch.setattr(check_pool, "evaluated_runs", spied)
     pools: list = []
     seen = []
-    checked = check_and_notify(engine, ruleset, DAY, now=NOW, routing=settings, deliver=DispatchReport,
+    now = dt.datetime.combine(day, NOW.timetz())
+    checked = check_and_notify(engine, ruleset, day, now=now, routing=settings, deliver=DispatchReport,
                                on_result=seen.append,
                                worker_engine=functools.partial(make_engine, book.env["COVBOT_DATABASE_URL"])
                                if pooled else None)
@@ -164,6 +165,7 @@ def _daily(book, monkeypatch, pooled: bool, runs: int = 6):
         messages = sorted((r.transport, r.route, r.kind, r.payload) for r in session.scalars(select(OutboxRow)))
         kinds = sorted((r.facility_id, r.covenant_id, r.kind, r.detail) for r in session.scalars(select(AuditRow)))
         states = store.load_states(session)
+        assert not session.scalar(select(func.count()).select_from(AlertStateChanges))  # nothing left staged
     return checked, seen, messages, kinds, states
 
 
@@ -188,8 +190,39 @@ def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one
     # the e-mails rendered by the workers say what those rendered here say (ids differ per message)
     assert [p.count("FAC-") for *_, p in pool[2]] == [p.count("FAC-") for *_, p in here[2]]
     assert [k[:3] for k in pool[3]] == [k[:3] for k in here[3]]
-    assert {k: (s.state, s.alert_status) for k, s in pool[4].items()} == \
-        {k: (s.state, s.alert_status) for k, s in here[4].items()}
+    assert pool[4] == here[4] and len(here[4]) == 25  # the states the workers staged, as written here
+
+
+def test_on_later_days_the_workers_staged_changes_update_the_alerts_as_one_process_does(tmp_path, monkeypatch):
+    """Day two moves alerts that exist (UPDATEd from the stage), opens new ones (INSERTed) and
+    resolves others; day three is steady. Every state, message and audit row as in one process."""
+    ids = [f"FAC-{i:02d}" for i in range(40)]
+    later, last = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    books, days = [], []
+    for name in ("here", "pool"):
+        book = make_book(tmp_path / name)
+        book.write_rules(rule_text())
+        book.write_facilities([(fid, f"Borrower {fid}", f"owner{int(fid[-2:]) % 3}@bank.example", "")
+                               for fid in ids])
+        book.set_status(DAY, "breach", ids[:15])
+        book.set_status(DAY, "warning", ids[15:25])
+        book.set_status(later, "breach", ids[15:20])  # warning -> breach
+        book.set_status(later, "ok", ids[:5])  # breach -> resolved
+        book.set_status(later, "warning", ids[30:35])  # new alerts
+        books.append(book)
+    for book, pooled in zip(books, (False, True)):
+        days.append([_daily(book, monkeypatch, pooled=pooled, day=d) for d in (DAY, later, last)])
+    here, pool = days
+    for one, other in zip(here, pool):
+        assert other[0].alerts.kinds == one[0].alerts.kinds
+        assert other[4] == one[4]
+        assert [k[:3] for k in other[3]] == [k[:3] for k in one[3]]
+        assert [(t, route, kind) for t, route, kind, _ in other[2]] == [(t, route, kind) for t, route, kind, _ in one[2]]
+    assert pool[1][0].alerts.kinds["escalated"] == 5 and pool[1][0].alerts.kinds["resolved"] == 5
+    assert pool[1][0].alerts.kinds["firing"] == 5
+    assert not pool[2][0].alerts.kinds and pool[2][0].alerts.states_written == 0  # a steady day
+    moved = {k: s for k, s in pool[1][4].items() if k[0] in ids[15:20]}
+    assert {s.alert_status for s in moved.values()} == {"breach"}
 
 
 def test_with_other_threads_running_the_workers_are_spawned_and_give_the_same_messages(tmp_path, monkeypatch):

@@ -33,6 +33,45 @@ def test_alert_state_round_trips_exactly(engine):
         assert store.load_states(session, [("FAC-1", "other")]) == {}
 
 
+def test_staged_alert_changes_are_written_exactly_and_keep_the_acknowledgement(engine):
+    """The daily job's workers stage alert changes per run; the check's last transaction moves them
+    into alert_states (new ones inserted, known ones updated in one statement each)."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select, update
+
+    from bot.alerts.tables import AlertStateChanges, AlertStateRow
+
+    known = AlertState("FAC-1", "min-dscr", state="firing", status="breach", alert_status="breach",
+                       as_of=dt.date(2026, 3, 1), fired_at=NOW, last_value=Decimal("1.01"),
+                       threshold=Threshold.parse(">= 1.25"), headroom=Decimal("-0.192"))
+    with session_scope(engine) as session:
+        store.save_states(session, [known], NOW)
+        session.execute(update(AlertStateRow).values(acknowledged_by="ana@bank.example", acknowledged_at=NOW,
+                                                     acknowledged_user="U1", acknowledged_status="breach"))
+    moved = replace(known, as_of=dt.date(2026, 3, 2), eod_sent=True, candidate_count=2,
+                    last_value=Decimal("1.0999999999999999999999"), headroom=Decimal("-0.12"))
+    fresh = AlertState("FAC-2", "min-dscr", state="pending", status="warning", candidate_status="warning",
+                       candidate_count=1, as_of=dt.date(2026, 3, 2), waived=True, waived_until=dt.date(2026, 4, 30),
+                       last_value=Decimal("1.3"), threshold=Threshold.parse(">= 1.25"), headroom=Decimal("0.04"))
+    other_run = AlertState("FAC-3", "min-dscr", state="pending", status="breach", as_of=dt.date(2026, 3, 2))
+    with session_scope(engine) as session:
+        assert store.stage_states(session, 7, [store.state_row(fresh)], [store.state_row(moved)]) == 2
+        store.stage_states(session, 8, [store.state_row(other_run)], [])
+    with session_scope(engine) as session:
+        store.apply_staged_states(session, 7, NOW + dt.timedelta(days=1))
+    with session_scope(engine) as session:
+        states = store.load_states(session)
+        assert states == {("FAC-1", "min-dscr"): replace(moved, acknowledged_status="breach"),
+                          ("FAC-2", "min-dscr"): fresh}
+        row = session.get(AlertStateRow, ("FAC-1", "min-dscr"))
+        assert row.acknowledged_by == "ana@bank.example" and row.updated_at == NOW + dt.timedelta(days=1)
+        left = session.execute(select(AlertStateChanges.c.run_id, func.count()).group_by(AlertStateChanges.c.run_id))
+        assert list(left) == [(8, 1)]  # another run's stage is left alone
+        store.drop_staged_states(session, 8)
+        assert not session.scalar(select(func.count()).select_from(AlertStateChanges))
+
+
 def test_the_latest_waiver_not_withdrawn_is_in_force(engine):
     def waiver(until, by="ana@lender.example"):
         return Waiver("FAC-1", "min-dscr", until, "Amendment pending", by, NOW)
