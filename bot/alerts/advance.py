@@ -11,7 +11,6 @@ notifications never disagree, whatever crashes afterwards.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
@@ -182,7 +181,7 @@ class AlertAdvance:
         run.waived.update(advanced.waived)
         self.facilities.update(advanced.facilities)
 
-    def finish(self, session: Session, *, inputs_of: Callable[[list[str]], dict[str, list[str]]] | None = None,
+    def finish(self, session: Session, *, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]] | None = None,
                map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:
         """Advance what is left, write every change and its audit rows, clear the acknowledgements
         whose status moved on, queue the notifications (the caller commits ``session``).
@@ -198,7 +197,7 @@ class AlertAdvance:
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
         _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings,
-               inputs_of or functools.partial(_inputs_of, session, self.ruleset, self.run.as_of()),
+               inputs_of or (lambda ids: [_inputs_of(session, self.ruleset, self.run.as_of(), ids)]),
                map_ or _local_map)
         _write_audit(session, self.run, at_least=1)
         self.run.linked = set()
@@ -276,7 +275,7 @@ def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
 
 
 def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
-           now: datetime, settings: Settings, inputs_of: Callable[[list[str]], dict[str, list[str]]],
+           now: datetime, settings: Settings, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]],
            map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
     """Route every event to send, choose what each message shows in full, read the trends and
     inputs of those alerts only, render into the outbox."""
@@ -323,8 +322,6 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             items.append((notice_of(e), ctx))
         return items
 
-    for channel, events in by_channel.items():
-        run.slack_messages += _queue_slack(session, run, channel, detailed(events), now, settings.group_threshold)
     taken: deque[tuple[str, list[tuple[AlertNotice, AlertContext]]]] = deque()
 
     def jobs() -> Iterator[tuple[str, list[tuple[AlertNotice, AlertContext]], date]]:
@@ -333,14 +330,17 @@ def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mappin
             taken.append((address, items))
             yield address, items, max(e.as_of for e in events)
 
-    for recipients, payload in map_(render_email_job, jobs()):
+    emails = map_(render_email_job, jobs())  # on worker processes these start now, while Slack's are queued
+    for channel, events in by_channel.items():
+        run.slack_messages += _queue_slack(session, run, channel, detailed(events), now, settings.group_threshold)
+    for recipients, payload in emails:
         address, items = taken.popleft()
         _queue_email(session, run, recipients, items, payload, f"e-mail {address}", now)
         run.emails += 1
 
 
 def _full_contexts(session: Session, run: AlertRun, contexts: dict[Key, AlertContext],
-                   inputs_of: Callable[[list[str]], dict[str, list[str]]]) -> dict[Key, AlertContext]:
+                   inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]]) -> dict[Key, AlertContext]:
     """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
     if not contexts:
         return {}
@@ -349,8 +349,11 @@ def _full_contexts(session: Session, run: AlertRun, contexts: dict[Key, AlertCon
         events.setdefault((event.facility_id, event.covenant_id), event)
     as_of = run.as_of()
     assert as_of is not None  # there are contexts, so there are events
+    parts = inputs_of(sorted({fid for fid, _ in contexts}))  # on the workers, if any, while the trends are read
     trends = store.recent_values(session, list(contexts), as_of)
-    inputs = inputs_of(sorted({fid for fid, _ in contexts}))
+    inputs: dict[str, list[str]] = {}
+    for part in parts:
+        inputs.update(part)
     return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),
                          forward_note=_forward_note(events[key]))
             for key, ctx in contexts.items()}

@@ -173,17 +173,32 @@ class Pool:
     def __init__(self, runs: Iterator[EvaluatedRun], executor: ProcessPoolExecutor, workers: int):
         self.runs, self._executor, self._ahead = runs, executor, max(2, workers * IN_FLIGHT_PER_WORKER)
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """``fn`` of each item, in order, as they come; a few ahead per worker, never all at once
-        (an e-mail rendered is up to a megabyte: memory stays flat)."""
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], ahead: int | None = None) -> Iterator[Any]:
+        """``fn`` of each item, in order, as they come. The first ``ahead`` (default a few per
+        worker) are submitted at once, so the workers start while the caller does other work; then
+        one more each time a result is taken, never all at once (memory stays flat)."""
         pending: deque[Future[Any]] = deque()
-        ahead = self._ahead
-        for item in items:
-            pending.append(self._executor.submit(fn, item))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        todo = iter(items)
+        limit = ahead or self._ahead
+
+        def fill() -> None:
+            while len(pending) < limit:
+                item = next(todo, _END)
+                if item is _END:
+                    return
+                pending.append(self._executor.submit(fn, item))
+
+        def results() -> Iterator[Any]:
+            while pending:
+                done = pending.popleft()
+                fill()
+                yield done.result()
+
+        fill()
+        return results()
+
+
+_END = object()
 
 
 def facility_inputs(facility_ids: list[str]) -> dict[str, list[str]]:

@@ -12,9 +12,10 @@ Returns data; the caller renders it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -77,6 +78,7 @@ log = logging.getLogger("covbot.check")
 
 RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
 INPUTS_PER_TASK = 250  # facilities a worker explains at a time for the alerts shown in full
+EMAILS_AHEAD = 16  # e-mails rendered ahead on the workers (each kept compressed, a few hundred KB at most)
 
 
 def check_and_notify(
@@ -205,14 +207,11 @@ def _offloaded(pool: check_pool.Pool | None) -> dict[str, Any]:
     if pool is None:
         return {}
 
-    def inputs_of(facility_ids: list[str]) -> dict[str, list[str]]:
+    def inputs_of(facility_ids: list[str]) -> Iterator[dict[str, list[str]]]:
         batches = [facility_ids[i:i + INPUTS_PER_TASK] for i in range(0, len(facility_ids), INPUTS_PER_TASK)]
-        out: dict[str, list[str]] = {}
-        for part in pool.map(check_pool.facility_inputs, batches):  # in order, a few at a time
-            out.update(part)
-        return out
+        return pool.map(check_pool.facility_inputs, batches, ahead=len(batches))  # all submitted now: small
 
-    return {"inputs_of": inputs_of, "map_": pool.map}
+    return {"inputs_of": inputs_of, "map_": functools.partial(pool.map, ahead=EMAILS_AHEAD)}
 
 
 def _advance_again(session: Session, ruleset: RuleSet, run_id: int, now: datetime, routing: Settings
