@@ -54,7 +54,7 @@ class AlertRun:
     unrouted: int = 0  # notifying events with no route at all
     audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
     linked: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # events with their row written
-    status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run
+    status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run, by an alert with more events
     states_written: int = 0
 
     def as_of(self) -> date | None:
@@ -99,8 +99,8 @@ def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, Aler
             audit += _audit_change(previous, state, events, result, now)
         for event in events:
             out.kinds[event.kind] += 1
-            if event.kind in store.STATUS_CHANGES:
-                out.status_changed[key] = event.as_of
+            if event.kind in store.STATUS_CHANGES and len(events) > 1:  # read only by a later event of
+                out.status_changed[key] = event.as_of  # the same alert in this run (``_parent_update``)
             if event.notify:
                 notified.append(event)
                 if event.facility_id not in out.facilities:

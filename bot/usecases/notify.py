@@ -78,7 +78,7 @@ log = logging.getLogger("covbot.check")
 
 RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
 INPUTS_PER_TASK = 250  # facilities a worker explains at a time for the alerts shown in full
-EMAILS_AHEAD = 16  # e-mails rendered ahead on the workers (each kept compressed, a few hundred KB at most)
+EMAILS_AHEAD = 8  # e-mails rendered ahead on the workers (their jobs and results held meanwhile)
 
 
 def check_and_notify(
