@@ -12,7 +12,7 @@ notifications never disagree, whatever crashes afterwards.
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from contextlib import AbstractContextManager, nullcontext
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.alerts import store
 from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
-from bot.alerts.routing import routes_for
+from bot.alerts.routed import PackedEvent, Routed, RoutedEvents, Unpacker, pack, sort_key
 from bot.alerts.tables import AlertStateRow
 from bot.alerts.waivers import Waiver
 from bot.config import Settings
@@ -47,19 +47,18 @@ class AlertRun:
     """What one check did to the alerts."""
 
     kinds: Counter = field(default_factory=Counter)  # events of every kind, sent or not
-    notified: list[AlertEvent] = field(default_factory=list)  # the events to send
+    latest: date | None = None  # the test date of the events to send (None when there is none)
     slack_messages: int = 0
     emails: int = 0
     waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
     unrouted: int = 0  # notifying events with no route at all
     audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
-    linked: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # events with their row written
     status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run, by an alert with more events
     states_written: int = 0
 
     def as_of(self) -> date | None:
         """The test date of the events to send (None when there is none)."""
-        return max((e.as_of for e in self.notified), default=None)
+        return self.latest
 
 
 @dataclass
@@ -73,8 +72,7 @@ class Advanced:
     audit: list[dict] = field(default_factory=list)
     kinds: Counter = field(default_factory=Counter)
     status_changed: dict[Key, date] = field(default_factory=dict)
-    notified: list[AlertEvent] = field(default_factory=list)
-    facilities: dict[str, Facility] = field(default_factory=dict)
+    notified: list[tuple[tuple, PackedEvent]] = field(default_factory=list)  # (sort key, ``routed.pack``ed event)
     waived: dict[Key, date] = field(default_factory=dict)
     staged: int = 0  # states staged in the database instead (``store.stage_states``)
 
@@ -102,11 +100,9 @@ def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, Aler
             if event.kind in store.STATUS_CHANGES and len(events) > 1:  # read only by a later event of
                 out.status_changed[key] = event.as_of  # the same alert in this run (``_parent_update``)
             if event.notify:
-                notified.append(event)
-                if event.facility_id not in out.facilities:
-                    facility = facility_of(event.facility_id)
-                    if facility is not None:
-                        out.facilities[event.facility_id] = facility
+                facility = facility_of(event.facility_id)
+                if facility is not None:  # the facility comes with its results
+                    notified.append((sort_key(event), pack(event, facility)))
         if state.waived and state.waived_until is not None:
             out.waived[key] = state.waived_until
     return out
@@ -130,7 +126,7 @@ class AlertAdvance:
         self.covenants = {c.id: c for c in ruleset.covenants}
         self._given = facilities
         self._seen: dict[str, Facility] = {}  # facilities of the results not advanced yet, in id order
-        self.facilities: dict[str, Facility] = {}  # facilities with an event to send
+        self.routed = RoutedEvents(ruleset, settings)  # the events to send, per route (mostly on disk)
         self._buffer: list[CovenantResult] = []
         self._fresh: list[tuple] = []  # states to write in finish (``store.state_row``)
         self._changed: list[tuple] = []
@@ -177,9 +173,15 @@ class AlertAdvance:
         run.audit += advanced.audit
         run.kinds.update(advanced.kinds)
         run.status_changed.update(advanced.status_changed)
-        run.notified += advanced.notified
         run.waived.update(advanced.waived)
-        self.facilities.update(advanced.facilities)
+        for key, packed in advanced.notified:
+            if not self.routed.add(key, packed):
+                event, _ = Unpacker()(packed)
+                run.unrouted += 1
+                run.audit.append(_event_row(event, self.now, "not sent: no route"))
+                run.audit.append(_audit_row(
+                    "unrouted", self.now, event.facility_id, event.covenant_id, as_of=event.as_of,
+                    status=event.status, detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
 
     def finish(self, session: Session, *, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]] | None = None,
                map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:
@@ -196,11 +198,14 @@ class AlertAdvance:
         self.run.states_written = len(self._fresh) + len(self._changed) + self._staged
         self._fresh, self._changed = [], []
         store.clear_stale_acknowledgements(session)
-        _queue(session, self.run, self.ruleset, self.facilities, self.now, self.settings,
-               inputs_of or (lambda ids: [_inputs_of(session, self.ruleset, self.run.as_of(), ids)]),
-               map_ or _local_map)
+        self.run.latest = self.routed.latest
+        try:
+            _queue(session, self.run, self.routed, self.ruleset, self.now, self.settings,
+                   inputs_of or (lambda ids: [_inputs_of(session, self.ruleset, self.run.as_of(), ids)]),
+                   map_ or _local_map)
+        finally:
+            self.routed.close()
         _write_audit(session, self.run, at_least=1)
-        self.run.linked = set()
         return self.run
 
 
@@ -274,80 +279,60 @@ def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     return map(fn, items)
 
 
-def _queue(session: Session, run: AlertRun, ruleset: RuleSet, facilities: Mapping[str, Facility],
-           now: datetime, settings: Settings, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]],
+def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleSet, now: datetime,
+           settings: Settings, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]],
            map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
-    """Route every event to send, choose what each message shows in full, read the trends and
-    inputs of those alerts only, render into the outbox."""
-    # the route lists hold the events; a message's notices and contexts are made when it is
-    # rendered, one message at a time (a large book's first day has hundreds of thousands)
-    by_channel: dict[str, list[AlertEvent]] = defaultdict(list)
-    by_address: dict[str, list[AlertEvent]] = defaultdict(list)
-    for event in run.notified:
-        key = (event.facility_id, event.covenant_id)
-        covenant, facility = ruleset.covenant(event.covenant_id), facilities.get(event.facility_id)
-        if covenant is None or facility is None:  # pragma: no cover - both come from the check
-            continue
-        routes = routes_for(covenant, facility.slack_channel, facility.owner_email, event.severity,
-                            settings.default_slack_channel, settings.default_email)
-        if not routes.slack and not routes.email:
-            run.unrouted += 1
-            run.audit.append(_event_row(event, now, "not sent: no route"))
-            run.audit.append(_audit_row("unrouted", now, *key, as_of=event.as_of, status=event.status,
-                                        detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
-        for channel in routes.slack:
-            by_channel[channel].append(event)
-        for address in routes.email:
-            by_address[address].append(event)
+    """Choose what each message shows in full, read the trends and inputs of those alerts only,
+    render into the outbox one route at a time (a large book's first day has hundreds of
+    thousands of events: only one route's are in memory at once, see ``bot.alerts.routed``)."""
+    first: dict[Key, tuple[int, AlertEvent, Facility]] = {}  # per alert shown in full: its first event
+    unpack = Unpacker()
+    for route in routed.routes():
+        for seq, event, facility in routed.shown(route, unpack):
+            key = (event.facility_id, event.covenant_id)
+            if key not in first or seq < first[key][0]:
+                first[key] = (seq, event, facility)
+    bare = {key: AlertContext(facility, ruleset.covenant(key[1])) for key, (_, _, facility) in first.items()  # type: ignore[arg-type]
+            if ruleset.covenant(key[1]) is not None}
+    full = _full_contexts(session, run.as_of(), bare, {key: event for key, (_, event, _) in first.items()}, inputs_of)
 
-    def worst(events: list[AlertEvent]) -> list[AlertEvent]:
-        return sorted(events, key=lambda e: worst_first((e, None)))  # type: ignore[arg-type]
-
-    shown: set[Key] = set()
-    for events in by_channel.values():
-        chosen = events if len(events) <= settings.group_threshold else worst(events)[:MAX_GROUP_LINES]
-        shown.update((e.facility_id, e.covenant_id) for e in chosen)
-    for events in by_address.values():
-        shown.update((e.facility_id, e.covenant_id) for e in worst(events)[:MAX_SHOWN])
-    bare = {key: AlertContext(facilities[key[0]], ruleset.covenant(key[1])) for key in shown  # type: ignore[arg-type]
-            if key[0] in facilities and ruleset.covenant(key[1]) is not None}
-    full = _full_contexts(session, run, bare, inputs_of)
-
-    def detailed(events: list[AlertEvent]) -> list[tuple[AlertNotice, AlertContext]]:
-        items = []
-        for e in events:
+    def detailed(loaded: list[Routed]) -> tuple[list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]:
+        """The route's (notice, context) pairs, and the events it carries first (their own audit row)."""
+        items, own = [], set()
+        for e, facility, carries_first in loaded:
             ctx = full.get((e.facility_id, e.covenant_id))
             if ctx is None:
-                ctx = AlertContext(facilities[e.facility_id], ruleset.covenant(e.covenant_id))  # type: ignore[arg-type]
+                ctx = AlertContext(facility, ruleset.covenant(e.covenant_id))  # type: ignore[arg-type]
             items.append((notice_of(e), ctx))
-        return items
+            if carries_first:
+                own.add((e.facility_id, e.covenant_id, e.kind))
+        return items, own
 
-    taken: deque[tuple[str, list[tuple[AlertNotice, AlertContext]]]] = deque()
+    taken: deque[tuple[str, list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]] = deque()
 
     def jobs() -> Iterator[tuple[str, list[tuple[AlertNotice, AlertContext]], date]]:
-        for address, events in by_address.items():  # made as the renderer asks: a few ahead
-            items = detailed(events)
-            taken.append((address, items))
-            yield address, items, max(e.as_of for e in events)
+        for route in routed.addresses.values():  # made as the renderer asks: a few ahead
+            items, own = detailed(routed.events_of(route, Unpacker()))
+            taken.append((route.name, items, own))
+            assert route.latest is not None
+            yield route.name, items, route.latest
 
     emails = map_(render_email_job, jobs())  # on worker processes these start now, while Slack's are queued
-    for channel, events in by_channel.items():
-        run.slack_messages += _queue_slack(session, run, channel, detailed(events), now, settings.group_threshold)
+    for route in routed.channels.values():
+        items, own = detailed(routed.events_of(route, Unpacker()))
+        run.slack_messages += _queue_slack(session, run, route.name, items, own, now, settings.group_threshold)
     for recipients, payload in emails:
-        address, items = taken.popleft()
-        _queue_email(session, run, recipients, items, payload, f"e-mail {address}", now)
+        address, items, own = taken.popleft()
+        _queue_email(session, run, recipients, items, own, payload, f"e-mail {address}", now)
         run.emails += 1
 
 
-def _full_contexts(session: Session, run: AlertRun, contexts: dict[Key, AlertContext],
+def _full_contexts(session: Session, as_of: date | None, contexts: dict[Key, AlertContext],
+                   events: Mapping[Key, AlertEvent],
                    inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]]) -> dict[Key, AlertContext]:
     """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
     if not contexts:
         return {}
-    events = {}
-    for event in run.notified:
-        events.setdefault((event.facility_id, event.covenant_id), event)
-    as_of = run.as_of()
     assert as_of is not None  # there are contexts, so there are events
     parts = inputs_of(sorted({fid for fid, _ in contexts}))  # on the workers, if any, while the trends are read
     trends = store.recent_values(session, list(contexts), as_of)
@@ -391,7 +376,8 @@ def _forward_note(event: AlertEvent) -> str | None:
     return f"breach in ~{months} month{'s' if months != 1 else ''}{rate}"
 
 
-def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: datetime, threshold: int) -> int:
+def _queue_slack(session: Session, run: AlertRun, channel: str, items, own: set[tuple[str, str, str]],
+                 now: datetime, threshold: int) -> int:
     from bot.notify.render_slack import render_slack, render_slack_group
 
     queued = 0
@@ -409,7 +395,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, now: date
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
                                        parent_update=parent)
-        run.audit += _queued(run, row, [e for e, _ in pairs], f"Slack {channel}", now)
+        run.audit += _queued(row, [e for e, _ in pairs], own, f"Slack {channel}", now)
         _write_audit(session, run)
         queued += 1
     return queued
@@ -453,22 +439,21 @@ def render_email_job(job: tuple[str, list[tuple[AlertNotice, AlertContext]], dat
                              attachments=content.attachments)
 
 
-def _queue_email(session: Session, run: AlertRun, recipients: list[str], items, payload: Packed, where: str,
-                 now: datetime) -> None:
+def _queue_email(session: Session, run: AlertRun, recipients: list[str], items, own: set[tuple[str, str, str]],
+                 payload: Packed, where: str, now: datetime) -> None:
     row = outbox.enqueue_packed_email(session, recipients, payload, kind="alert", now=now)
-    run.audit += _queued(run, row, [e for e, _ in items], where, now)
+    run.audit += _queued(row, [e for e, _ in items], own, where, now)
     _write_audit(session, run)
 
 
-def _queued(run: AlertRun, row, events: Sequence[AlertEvent], where: str, now: datetime) -> list[dict]:
+def _queued(row, events: Sequence[AlertEvent], own: set[tuple[str, str, str]], where: str, now: datetime
+            ) -> list[dict]:
     """The audit rows linking each event to the message that carries it: the event's own row names
-    its first message (one row per alert, not two); a further message (the same alert to Slack and
-    by e-mail) gets a "queued" row."""
+    its first message (``own``: the events this message's route carries first; one row per alert,
+    not two); a further message (the same alert to Slack and by e-mail) gets a "queued" row."""
     rows = []
     for e in events:
-        key = (e.facility_id, e.covenant_id, e.kind)
-        if key not in run.linked:
-            run.linked.add(key)
+        if (e.facility_id, e.covenant_id, e.kind) in own:
             rows.append(_event_row(e, now, f"queued for {where}", row.notification_id))
         else:
             rows.append(_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,

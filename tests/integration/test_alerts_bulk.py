@@ -181,6 +181,9 @@ def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one
         book.set_status(DAY, "warning", ids[15:25])
         books.append(book)
     here = _daily(books[0], monkeypatch, pooled=False)
+    from bot.alerts import routed
+
+    monkeypatch.setattr(routed, "FLUSH", 3)  # the events to send go to the file 3 at a time
     pool = _daily(books[1], monkeypatch, pooled=True)
     assert [(r.facility_id, r.status) for r in pool[1]] == [(r.facility_id, r.status) for r in here[1]]
     assert pool[0].alerts.kinds == here[0].alerts.kinds and pool[0].alerts.kinds["firing"] == 25
@@ -190,6 +193,7 @@ def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one
     # the e-mails rendered by the workers say what those rendered here say (ids differ per message)
     assert [p.count("FAC-") for *_, p in pool[2]] == [p.count("FAC-") for *_, p in here[2]]
     assert [k[:3] for k in pool[3]] == [k[:3] for k in here[3]]
+    assert [k[3].split("; ")[-1] for k in pool[3]] == [k[3].split("; ")[-1] for k in here[3]]  # queued for …
     assert pool[4] == here[4] and len(here[4]) == 25  # the states the workers staged, as written here
 
 

@@ -1,0 +1,210 @@
+"""The events a check must send, routed as they arrive and kept per route outside memory.
+
+A large book's first day opens hundreds of thousands of alerts. Each event to send is routed as
+soon as it is known (``RoutedEvents.add``) and appended to its routes' lists in a temporary file;
+memory keeps, per route, only its count, its latest test date and its worst few: the alerts its
+message shows in full (``bot.notify.render_email.MAX_SHOWN``, ``MAX_GROUP_LINES`` for Slack). The
+messages are then made one route at a time (``events_of``): memory holds one route's events at most.
+
+Routes keep the order in which they first appear (Slack channels are queued before e-mails, each
+in that order), and every event knows which of its routes carries it first: that message's audit
+row is the event's own (``bot.alerts.advance._queued``).
+"""
+
+from __future__ import annotations
+
+import marshal
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from operator import itemgetter
+from typing import IO
+
+from bot.alerts.lifecycle import AlertEvent
+from bot.alerts.routing import routes_for
+from bot.alerts.waivers import Waiver
+from bot.config import Settings
+from bot.domain.model import Facility
+from bot.domain.results import CovenantResult
+from bot.domain.rulebook import RuleSet
+from bot.domain.thresholds import Threshold
+from bot.notify.render import worst_first
+from bot.notify.render_email import MAX_SHOWN
+from bot.notify.render_slack import MAX_GROUP_LINES
+
+FLUSH = 512  # events of one route kept in memory before they go to the file
+
+# An event to send travels (from a worker process) and is kept as a plain tuple of text and numbers
+# (``pack``): marshal writes and reads it many times faster than pickle writes the objects, and it
+# takes a fraction of their memory. Its sort key (``sort_key``) travels beside it.
+PackedEvent = tuple
+Routed = tuple[AlertEvent, Facility, bool]  # (the event, its facility, whether this route carries it first)
+
+
+def sort_key(event: AlertEvent) -> tuple:
+    """Worst first, as every message orders its alerts."""
+    return worst_first((event, None))  # type: ignore[arg-type]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def pack(event: AlertEvent, facility: Facility) -> PackedEvent:
+    """``event`` (and its facility) as a tuple ``marshal`` can write; ``Unpacker`` makes them again."""
+    r, w, f = event.result, event.waiver, facility
+    waiver = None if w is None else (w.until.toordinal(), w.reason, w.by, w.created_at.isoformat())
+    return (event.kind, event.facility_id, event.covenant_id, event.status, event.previous_status, event.severity,
+            event.notify, event.at.isoformat(), event.as_of.toordinal(),
+            r.metric, r.as_of.toordinal(), _text(r.value), str(r.threshold), r.status, _text(r.headroom), r.reason,
+            r.months_to_breach, _text(r.rental_deflation), waiver,
+            (f.borrower, f.facility_type, f.currency, str(f.commitment), str(f.outstanding),
+             f.origination_date.toordinal(), f.maturity_date.toordinal(), f.owner_email, f.slack_channel))
+
+
+class Unpacker:
+    """The events and facilities of packed tuples, sharing what repeats (dates, thresholds, facilities)."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, date] = {}
+        self._times: dict[str, datetime] = {}
+        self._thresholds: dict[str, Threshold] = {}
+        self._facilities: dict[str, Facility] = {}
+
+    def __call__(self, packed: PackedEvent) -> tuple[AlertEvent, Facility]:
+        (kind, fid, cid, status, previous, severity, notify, at, as_of, metric, result_as_of, value, threshold,
+         result_status, headroom, reason, months, deflation, waiver, f) = packed
+        facility = self._facilities.get(fid)
+        if facility is None:
+            facility = self._facilities[fid] = Facility(
+                fid, f[0], f[1], f[2], Decimal(f[3]), Decimal(f[4]), self._day(f[5]), self._day(f[6]), f[7], f[8])
+        limit = self._thresholds.get(threshold)
+        if limit is None:
+            limit = self._thresholds[threshold] = Threshold.parse(threshold)
+        result = CovenantResult(fid, cid, metric, self._day(result_as_of), _decimal(value), limit, result_status,
+                                _decimal(headroom), reason, months, _decimal(deflation))
+        granted = None if waiver is None else Waiver(fid, cid, self._day(waiver[0]), waiver[1], waiver[2],
+                                                     datetime.fromisoformat(waiver[3]))
+        event = AlertEvent(kind, fid, cid, status, previous, severity, notify, self._time(at), self._day(as_of),
+                           result, granted)
+        return event, facility
+
+    def _day(self, ordinal: int) -> date:
+        day = self._days.get(ordinal)
+        if day is None:
+            day = self._days[ordinal] = date.fromordinal(ordinal)
+        return day
+
+    def _time(self, text: str) -> datetime:
+        when = self._times.get(text)
+        if when is None:
+            when = self._times[text] = datetime.fromisoformat(text)
+        return when
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+@dataclass
+class Route:
+    """One Slack channel or e-mail address of a check's messages."""
+
+    name: str
+    slack: bool
+    position: int  # in the order routes first appeared (per kind)
+    keep: int  # the worst this many are kept in memory (those shown in full come from them)
+    count: int = 0
+    latest: date | None = None  # the latest test date of its events
+    top: list[tuple[tuple, int, PackedEvent]] = field(default_factory=list, repr=False)
+    pending: list[tuple[PackedEvent, bool]] = field(default_factory=list, repr=False)
+    chunks: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (offset, length) in the file
+
+
+class RoutedEvents:
+    """The routes of one check's events to send, each with its events (in arrival order)."""
+
+    def __init__(self, ruleset: RuleSet, settings: Settings):
+        self.ruleset, self.settings = ruleset, settings
+        self.channels: dict[str, Route] = {}
+        self.addresses: dict[str, Route] = {}
+        self.latest: date | None = None
+        self._file: IO[bytes] | None = None
+        self._seq = 0
+
+    def add(self, key: tuple, packed: PackedEvent) -> bool:
+        """Route an event (``pack``ed, with its ``sort_key``); False when it has no route at all."""
+        covenant = self.ruleset.covenant(packed[2])
+        if covenant is None:  # pragma: no cover - events come from this rule set
+            return False
+        facility = packed[-1]
+        routes = routes_for(covenant, facility[8], facility[7], packed[5],
+                            self.settings.default_slack_channel, self.settings.default_email)
+        targets = [self._route(self.channels, name, True) for name in routes.slack]
+        targets += [self._route(self.addresses, name, False) for name in routes.email]
+        if not targets:
+            return False
+        first = min((r for r in targets if r.slack), key=lambda r: r.position, default=None) \
+            or min(targets, key=lambda r: r.position)
+        as_of = date.fromordinal(packed[8])
+        self._seq += 1
+        for route in targets:
+            route.count += 1
+            route.latest = as_of if route.latest is None else max(route.latest, as_of)
+            route.top.append((key, self._seq, packed))
+            if len(route.top) >= 2 * route.keep:
+                route.top.sort(key=itemgetter(0, 1))
+                del route.top[route.keep:]
+            route.pending.append((packed, route is first))
+            if len(route.pending) >= FLUSH:
+                self._flush(route)
+        self.latest = as_of if self.latest is None else max(self.latest, as_of)
+        return True
+
+    def routes(self) -> list[Route]:
+        """Every route, in the order its messages are queued (Slack channels, then e-mails)."""
+        return [*self.channels.values(), *self.addresses.values()]
+
+    def shown(self, route: Route, unpack: Unpacker) -> list[tuple[int, AlertEvent, Facility]]:
+        """The events ``route``'s message shows in full, with their arrival number: a Slack channel
+        shows each alert of a few, or the worst ``MAX_GROUP_LINES`` of a group; an e-mail the worst
+        ``MAX_SHOWN``."""
+        top = sorted(route.top, key=itemgetter(0, 1))
+        if route.slack and route.count <= self.settings.group_threshold:
+            chosen = top
+        else:
+            chosen = top[:MAX_GROUP_LINES if route.slack else MAX_SHOWN]
+        return [(seq, *unpack(packed)) for _, seq, packed in chosen]
+
+    def events_of(self, route: Route, unpack: Unpacker) -> list[Routed]:
+        """Every event of ``route``, in arrival order (read back from the file)."""
+        stored: list[tuple[PackedEvent, bool]] = []
+        if route.chunks:
+            assert self._file is not None
+            for offset, length in route.chunks:
+                self._file.seek(offset)
+                stored += marshal.loads(self._file.read(length))
+        stored += route.pending
+        return [(*unpack(packed), first) for packed, first in stored]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _route(self, routes: dict[str, Route], name: str, slack: bool) -> Route:
+        route = routes.get(name)
+        if route is None:
+            keep = max(self.settings.group_threshold, MAX_GROUP_LINES) if slack else MAX_SHOWN
+            route = routes[name] = Route(name, slack, len(routes), keep)
+        return route
+
+    def _flush(self, route: Route) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="covbot-events-")
+        data = marshal.dumps(route.pending)
+        self._file.seek(0, 2)
+        route.chunks.append((self._file.tell(), len(data)))
+        self._file.write(data)
+        route.pending = []
