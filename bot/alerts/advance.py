@@ -12,7 +12,7 @@ notifications never disagree, whatever crashes afterwards.
 from __future__ import annotations
 
 import itertools
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +24,7 @@ from bot.alerts import store
 from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
 from bot.alerts.routed import PackedEvent, Routed, RoutedEvents, Unpacker, pack, sort_key
+from bot.alerts.routed import load as load_routed
 from bot.alerts.tables import AlertStateRow
 from bot.alerts.waivers import Waiver
 from bot.config import Settings
@@ -296,35 +297,67 @@ def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleS
             if ruleset.covenant(key[1]) is not None}
     full = _full_contexts(session, run.as_of(), bare, {key: event for key, (_, event, _) in first.items()}, inputs_of)
 
-    def detailed(loaded: list[Routed]) -> tuple[list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]:
-        """The route's (notice, context) pairs, and the events it carries first (their own audit row)."""
-        items, own = [], set()
-        for e, facility, carries_first in loaded:
-            ctx = full.get((e.facility_id, e.covenant_id))
-            if ctx is None:
-                ctx = AlertContext(facility, ruleset.covenant(e.covenant_id))  # type: ignore[arg-type]
-            items.append((notice_of(e), ctx))
-            if carries_first:
-                own.add((e.facility_id, e.covenant_id, e.kind))
-        return items, own
+    covenants = {c.id: c for c in ruleset.covenants}
 
-    taken: deque[tuple[str, list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]] = deque()
-
-    def jobs() -> Iterator[tuple[str, list[tuple[AlertNotice, AlertContext]], date]]:
+    def jobs() -> Iterator[EmailJob]:
         for route in routed.addresses.values():  # made as the renderer asks: a few ahead
-            items, own = detailed(routed.events_of(route, Unpacker()))
-            taken.append((route.name, items, own))
+            shown = {(e.facility_id, e.covenant_id) for _, e, _ in routed.shown(route, unpack)}
             assert route.latest is not None
-            yield route.name, items, route.latest
+            yield EmailJob(route.name, route.latest, routed.stored(route),
+                           {key: full[key] for key in shown if key in full}, covenants, outbox.new_notification_id(), now)
 
-    emails = map_(render_email_job, jobs())  # on worker processes these start now, while Slack's are queued
+    emails = map_(email_job, jobs())  # on worker processes these start now, while Slack's are queued
     for route in routed.channels.values():
-        items, own = detailed(routed.events_of(route, Unpacker()))
+        items, own = _detailed(routed.events_of(route, Unpacker()), full, covenants)
         run.slack_messages += _queue_slack(session, run, route.name, items, own, now, settings.group_threshold)
-    for recipients, payload in emails:
-        address, items, own = taken.popleft()
-        _queue_email(session, run, recipients, items, own, payload, f"e-mail {address}", now)
+    for recipients, payload, notification_id, rows in emails:
+        outbox.enqueue_packed_email(session, recipients, payload, kind="alert", now=now, notification_id=notification_id)
+        run.audit += rows
+        _write_audit(session, run)
         run.emails += 1
+
+
+def _detailed(loaded: list[Routed], full: Mapping[Key, AlertContext], covenants: Mapping[str, Any]
+              ) -> tuple[list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]:
+    """A route's (notice, context) pairs (the full context of an alert shown in full), and the
+    events the route carries first (they get their own audit row there, see ``_queued``)."""
+    items, own = [], set()
+    for e, facility, carries_first in loaded:
+        ctx = full.get((e.facility_id, e.covenant_id))
+        if ctx is None:
+            ctx = AlertContext(facility, covenants[e.covenant_id])
+        items.append((notice_of(e), ctx))
+        if carries_first:
+            own.add((e.facility_id, e.covenant_id, e.kind))
+    return items, own
+
+
+@dataclass(frozen=True)
+class EmailJob:
+    """Everything one alert e-mail needs, to be made on a worker process (``email_job``)."""
+
+    address: str
+    latest: date  # the latest test date of its alerts
+    chunks: list[bytes]  # its events, as stored (``bot.alerts.routed``)
+    contexts: dict[Key, AlertContext]  # the alerts it shows in full
+    covenants: dict[str, Any]
+    notification_id: str
+    now: datetime
+
+
+def email_job(job: EmailJob) -> tuple[list[str], Packed, str, list[dict]]:
+    """Render one alert e-mail, pack it for the outbox (``outbox.pack_email``) and write the audit
+    rows that link its events to it: a module-level function, so worker processes make a large
+    book's e-mails in parallel and this process only writes them."""
+    from bot.notify.render_email import render_email
+
+    items, own = _detailed(load_routed(job.chunks, Unpacker()), job.contexts, job.covenants)
+    content = render_email(job.address, items, job.latest)
+    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
+    recipients, payload = outbox.pack_email([job.address], content.subject, content.text, content.html,
+                                            alerts=shown, attachments=content.attachments)
+    rows = _queued(job.notification_id, [e for e, _ in items], own, f"e-mail {job.address}", job.now)
+    return recipients, payload, job.notification_id, rows
 
 
 def _full_contexts(session: Session, as_of: date | None, contexts: dict[Key, AlertContext],
@@ -395,7 +428,7 @@ def _queue_slack(session: Session, run: AlertRun, channel: str, items, own: set[
             row = outbox.enqueue_slack(session, channel, message.text, message.blocks, kind="alert", now=now,
                                        alerts=[(event.facility_id, event.covenant_id)], thread_role=role,
                                        parent_update=parent)
-        run.audit += _queued(row, [e for e, _ in pairs], own, f"Slack {channel}", now)
+        run.audit += _queued(row.notification_id, [e for e, _ in pairs], own, f"Slack {channel}", now)
         _write_audit(session, run)
         queued += 1
     return queued
@@ -426,38 +459,18 @@ def _acknowledged(session: Session, key: Key, summary):
                    acknowledged_at=row.acknowledged_at)
 
 
-def render_email_job(job: tuple[str, list[tuple[AlertNotice, AlertContext]], date]) -> tuple[list[str], Packed]:
-    """The e-mail of (recipient, alerts, test date), rendered and packed for the outbox
-    (``outbox.pack_email``): a module-level function, so worker processes can make the e-mails of a
-    large book in parallel, leaving this process only to write them."""
-    from bot.notify.render_email import render_email
-
-    address, items, _ = job
-    content = render_email(*job)
-    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
-    return outbox.pack_email([address], content.subject, content.text, content.html, alerts=shown,
-                             attachments=content.attachments)
-
-
-def _queue_email(session: Session, run: AlertRun, recipients: list[str], items, own: set[tuple[str, str, str]],
-                 payload: Packed, where: str, now: datetime) -> None:
-    row = outbox.enqueue_packed_email(session, recipients, payload, kind="alert", now=now)
-    run.audit += _queued(row, [e for e, _ in items], own, where, now)
-    _write_audit(session, run)
-
-
-def _queued(row, events: Sequence[AlertEvent], own: set[tuple[str, str, str]], where: str, now: datetime
-            ) -> list[dict]:
+def _queued(notification_id: str, events: Sequence[AlertEvent], own: set[tuple[str, str, str]], where: str,
+            now: datetime) -> list[dict]:
     """The audit rows linking each event to the message that carries it: the event's own row names
     its first message (``own``: the events this message's route carries first; one row per alert,
     not two); a further message (the same alert to Slack and by e-mail) gets a "queued" row."""
     rows = []
     for e in events:
         if (e.facility_id, e.covenant_id, e.kind) in own:
-            rows.append(_event_row(e, now, f"queued for {where}", row.notification_id))
+            rows.append(_event_row(e, now, f"queued for {where}", notification_id))
         else:
             rows.append(_audit_row("queued", now, e.facility_id, e.covenant_id, as_of=e.as_of, status=e.status,
-                                   notification_id=row.notification_id,
+                                   notification_id=notification_id,
                                    detail=f"{e.kind.replace('_', ' ')} queued for {where}"))
     return rows
 

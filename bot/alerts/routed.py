@@ -179,14 +179,19 @@ class RoutedEvents:
 
     def events_of(self, route: Route, unpack: Unpacker) -> list[Routed]:
         """Every event of ``route``, in arrival order (read back from the file)."""
-        stored: list[tuple[PackedEvent, bool]] = []
+        return load(self.stored(route), unpack)
+
+    def stored(self, route: Route) -> list[bytes]:
+        """``route``'s events as written (``load`` makes them again, e.g. on a worker process)."""
+        out = []
         if route.chunks:
             assert self._file is not None
             for offset, length in route.chunks:
                 self._file.seek(offset)
-                stored += marshal.loads(self._file.read(length))
-        stored += route.pending
-        return [(*unpack(packed), first) for packed, first in stored]
+                out.append(self._file.read(length))
+        if route.pending:
+            out.append(marshal.dumps(route.pending))
+        return out
 
     def close(self) -> None:
         if self._file is not None:
@@ -208,3 +213,8 @@ class RoutedEvents:
         route.chunks.append((self._file.tell(), len(data)))
         self._file.write(data)
         route.pending = []
+
+
+def load(chunks: list[bytes], unpack: Unpacker) -> list[Routed]:
+    """The events of a route's ``stored`` chunks, in arrival order."""
+    return [(*unpack(packed), first) for data in chunks for packed, first in marshal.loads(data)]

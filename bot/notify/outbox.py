@@ -50,9 +50,10 @@ def alerts_of(row: OutboxRow) -> list[Key]:
 
 
 def _add(session: Session, *, transport: str, route: str, kind: str, payload: dict[str, Any] | Packed,
-         now: datetime, thread_role: str | None = None, alert: Key | None = None) -> OutboxRow:
+         now: datetime, thread_role: str | None = None, alert: Key | None = None,
+         notification_id: str | None = None) -> OutboxRow:
     row = OutboxRow(
-        notification_id=new_notification_id(), transport=transport, route=route, kind=kind,
+        notification_id=notification_id or new_notification_id(), transport=transport, route=route, kind=kind,
         thread_role=thread_role, facility_id=alert[0] if alert else None,
         covenant_id=alert[1] if alert else None,
         payload=payload if isinstance(payload, Packed) else json.dumps(payload, ensure_ascii=False),
@@ -133,9 +134,11 @@ def pack_email(to: Sequence[str], subject: str, text: str, html: str, *, alerts:
 
 
 def enqueue_packed_email(session: Session, recipients: Sequence[str], payload: Packed, *, kind: str,
-                         now: datetime) -> OutboxRow:
-    """Queue one e-mail made by ``pack_email``."""
-    return _add(session, transport="email", route=", ".join(recipients), kind=kind, payload=payload, now=now)
+                         now: datetime, notification_id: str | None = None) -> OutboxRow:
+    """Queue one e-mail made by ``pack_email`` (under ``notification_id`` when it was chosen as it
+    was made)."""
+    return _add(session, transport="email", route=", ".join(recipients), kind=kind, payload=payload, now=now,
+                notification_id=notification_id)
 
 
 # -- the dispatcher's side --------------------------------------------------------------------------
