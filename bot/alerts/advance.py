@@ -306,8 +306,28 @@ def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleS
             yield EmailJob(route.name, route.latest, routed.stored(route),
                            {key: full[key] for key in shown if key in full}, covenants, outbox.new_notification_id(), now)
 
-    emails = map_(email_job, jobs())  # on worker processes these start now, while Slack's are queued
+    def group_jobs() -> Iterator[SlackGroupJob]:
+        for route in grouped:
+            shown = {(e.facility_id, e.covenant_id) for _, e, _ in routed.shown(route, unpack)}
+            yield SlackGroupJob(route.name, routed.stored(route), {key: full[key] for key in shown if key in full},
+                                covenants, outbox.new_notification_id(), now)
+
+    # a channel with more alerts than the grouping threshold gets one grouped message, made on the
+    # workers as the e-mails are; a channel with a few gets one message each, made here (a reply
+    # updates its thread's parent, read from the database)
+    grouped = [route for route in routed.channels.values() if route.count > settings.group_threshold]
+    groups = map_(slack_group_job, group_jobs())  # on worker processes these start now ...
+    emails = map_(email_job, jobs())  # ... and these, while the Slack messages are queued here
     for route in routed.channels.values():
+        if route.count > settings.group_threshold:
+            channel, text, blocks, shown_keys, notification_id, rows = next(iter(groups))
+            assert channel == route.name
+            outbox.enqueue_slack(session, channel, text, blocks, kind="alert_group", now=now, alerts=shown_keys,
+                                 notification_id=notification_id)
+            run.audit += rows
+            _write_audit(session, run)
+            run.slack_messages += 1
+            continue
         items, own = _detailed(routed.events_of(route, Unpacker()), full, covenants)
         run.slack_messages += _queue_slack(session, run, route.name, items, own, now, settings.group_threshold)
     for recipients, payload, notification_id, rows in emails:
@@ -330,6 +350,30 @@ def _detailed(loaded: list[Routed], full: Mapping[Key, AlertContext], covenants:
         if carries_first:
             own.add((e.facility_id, e.covenant_id, e.kind))
     return items, own
+
+
+@dataclass(frozen=True)
+class SlackGroupJob:
+    """Everything one grouped Slack message needs, to be made on a worker process (``slack_group_job``)."""
+
+    channel: str
+    chunks: list[bytes]  # its events, as stored (``bot.alerts.routed``)
+    contexts: dict[Key, AlertContext]  # the alerts it shows in full
+    covenants: dict[str, Any]
+    notification_id: str
+    now: datetime
+
+
+def slack_group_job(job: SlackGroupJob) -> tuple[str, str, list, list[Key], str, list[dict]]:
+    """Render one grouped Slack message and write the audit rows that link its events to it:
+    (channel, text, blocks, the alerts it shows, notification id, audit rows)."""
+    from bot.notify.render_slack import render_slack_group
+
+    items, own = _detailed(load_routed(job.chunks, Unpacker()), job.contexts, job.covenants)
+    message = render_slack_group(items, job.channel)
+    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_GROUP_LINES]]
+    rows = _queued(job.notification_id, [e for e, _ in items], own, f"Slack {job.channel}", job.now)
+    return job.channel, message.text, list(message.blocks), shown, job.notification_id, rows
 
 
 @dataclass(frozen=True)

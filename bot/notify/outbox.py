@@ -77,6 +77,7 @@ def enqueue_slack(
     alerts: Iterable[Key] = (),
     thread_role: str | None = None,
     parent_update: tuple[str, Sequence[dict[str, Any]]] | None = None,
+    notification_id: str | None = None,
 ) -> OutboxRow:
     """Queue a Slack message. ``thread_role`` (alert notices only): ``start`` opens the alert's
     thread in the channel, ``reply`` goes into it (and ``parent_update`` replaces the parent)."""
@@ -90,7 +91,7 @@ def enqueue_slack(
         payload["parent_update"] = {"text": parent_update[0], "blocks": list(parent_update[1])}
     alert = tuple(keys[0]) if thread_role is not None else None
     return _add(session, transport="slack", route=channel, kind=kind, payload=payload, now=now,
-                thread_role=thread_role, alert=alert)
+                thread_role=thread_role, alert=alert, notification_id=notification_id)
 
 
 def enqueue_email(
