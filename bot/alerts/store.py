@@ -21,7 +21,7 @@ from bot.domain.thresholds import Threshold
 from bot.notify import outbox
 from bot.store.db import insert_many
 from bot.store.types import UTCDateTime
-from bot.store.tables import EvaluationResultRow
+from bot.store.tables import EvaluationResultRow, EvaluationRun
 
 Key = tuple[str, str]  # (facility_id, covenant_id)
 STATUS_CHANGES = ("firing", "escalated", "improved")  # events that change the alert's status
@@ -367,3 +367,11 @@ def drop_staged_states(session: Session, run_id: int) -> None:
     """Forget the alert changes staged for the check ``run_id`` (it failed, or another check
     advanced the alerts first and this one advances them again)."""
     session.connection().execute(delete(AlertStateChanges).where(AlertStateChanges.c.run_id == run_id))
+
+
+def drop_abandoned_staged_states(session: Session) -> None:
+    """Forget alert changes staged by checks that will never finish them: their run is gone (a
+    crashed check's unfinished run, pruned) or finished (the daily prune calls this)."""
+    runs = EvaluationRun.__table__
+    unfinished = select(runs.c.id).where(runs.c.finished_at.is_(None))
+    session.connection().execute(delete(AlertStateChanges).where(AlertStateChanges.c.run_id.not_in(unfinished)))

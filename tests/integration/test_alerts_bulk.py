@@ -169,17 +169,26 @@ def _daily(book, monkeypatch, pooled: bool, runs: int = 6, day: dt.date = DAY):
     return checked, seen, messages, kinds, states
 
 
-def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one_process(tmp_path, monkeypatch):
-    ids = [f"FAC-{i:02d}" for i in range(40)]
+POOL_IDS = [f"FAC-{i:02d}" for i in range(40)]
+
+
+def _two_books(tmp_path, statuses: list[tuple[dt.date, str, list[str]]] = ()):
+    """The same book twice ("here" and "pool"): 40 facilities, three owners; 15 in breach and 10 in
+    warning on DAY, then ``statuses``."""
     books = []
     for name in ("here", "pool"):
         book = make_book(tmp_path / name)
         book.write_rules(rule_text())
         book.write_facilities([(fid, f"Borrower {fid}", f"owner{int(fid[-2:]) % 3}@bank.example", "")
-                               for fid in ids])
-        book.set_status(DAY, "breach", ids[:15])
-        book.set_status(DAY, "warning", ids[15:25])
+                               for fid in POOL_IDS])
+        for day, status, ids in [(DAY, "breach", POOL_IDS[:15]), (DAY, "warning", POOL_IDS[15:25]), *statuses]:
+            book.set_status(day, status, ids)
         books.append(book)
+    return books
+
+
+def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one_process(tmp_path, monkeypatch):
+    books = _two_books(tmp_path)
     here = _daily(books[0], monkeypatch, pooled=False)
     from bot.alerts import routed
 
@@ -200,20 +209,12 @@ def test_the_worker_pool_gives_the_same_results_alerts_messages_and_audit_as_one
 def test_on_later_days_the_workers_staged_changes_update_the_alerts_as_one_process_does(tmp_path, monkeypatch):
     """Day two moves alerts that exist (UPDATEd from the stage), opens new ones (INSERTed) and
     resolves others; day three is steady. Every state, message and audit row as in one process."""
-    ids = [f"FAC-{i:02d}" for i in range(40)]
+    ids = POOL_IDS
     later, last = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
-    books, days = [], []
-    for name in ("here", "pool"):
-        book = make_book(tmp_path / name)
-        book.write_rules(rule_text())
-        book.write_facilities([(fid, f"Borrower {fid}", f"owner{int(fid[-2:]) % 3}@bank.example", "")
-                               for fid in ids])
-        book.set_status(DAY, "breach", ids[:15])
-        book.set_status(DAY, "warning", ids[15:25])
-        book.set_status(later, "breach", ids[15:20])  # warning -> breach
-        book.set_status(later, "ok", ids[:5])  # breach -> resolved
-        book.set_status(later, "warning", ids[30:35])  # new alerts
-        books.append(book)
+    days: list = []
+    books = _two_books(tmp_path, [(later, "breach", ids[15:20]),  # warning -> breach
+                                  (later, "ok", ids[:5]),  # breach -> resolved
+                                  (later, "warning", ids[30:35])])  # new alerts
     for book, pooled in zip(books, (False, True)):
         days.append([_daily(book, monkeypatch, pooled=pooled, day=d) for d in (DAY, later, last)])
     here, pool = days

@@ -50,3 +50,22 @@ def test_zero_keeps_everything(engine):
     with session_scope(engine) as session:
         assert prune_results(session, TODAY, keep_days=0).runs == 0
     assert _stored_dates(engine) == [date(2020, 1, 2)]
+
+
+def test_the_daily_prune_drops_alert_changes_staged_by_a_check_that_will_never_finish(engine):
+    from bot.alerts import store
+    from bot.alerts.lifecycle import AlertState
+    from bot.alerts.tables import AlertStateChanges
+    from bot.store.repository import finish_run, start_run
+    from bot.usecases.retention import prune_old_results
+
+    now = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    row = store.state_row(AlertState("FAC-1", "min-dscr", state="pending", status="breach", as_of=date(2026, 3, 2)))
+    with session_scope(engine) as session:
+        running, done = start_run(session, "check", date(2026, 3, 2), now, "x"), start_run(session, "check", date(2026, 3, 1), now, "x")
+        finish_run(session, done, now)
+        for run_id in (running, done, 9999):  # a check still running, one finished, one whose run is gone
+            store.stage_states(session, run_id, [row], [])
+    prune_old_results(engine, 400, date(2026, 3, 2))
+    with session_scope(engine) as session:
+        assert [r for (r,) in session.execute(select(AlertStateChanges.c.run_id))] == [running]
