@@ -78,7 +78,7 @@ log = logging.getLogger("covbot.check")
 
 RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
 INPUTS_PER_TASK = 250  # facilities a worker explains at a time for the alerts shown in full
-EMAILS_AHEAD = 8  # e-mails rendered ahead on the workers (their jobs and results held meanwhile)
+MESSAGES_AHEAD = 16  # grouped Slack messages and e-mails made ahead on the workers (their jobs held meanwhile)
 
 
 def check_and_notify(
@@ -211,7 +211,7 @@ def _offloaded(pool: check_pool.Pool | None) -> dict[str, Any]:
         batches = [facility_ids[i:i + INPUTS_PER_TASK] for i in range(0, len(facility_ids), INPUTS_PER_TASK)]
         return pool.map(check_pool.facility_inputs, batches, ahead=len(batches))  # all submitted now: small
 
-    return {"inputs_of": inputs_of, "map_": functools.partial(pool.map, ahead=EMAILS_AHEAD)}
+    return {"inputs_of": inputs_of, "map_": functools.partial(pool.map, ahead=MESSAGES_AHEAD)}
 
 
 def _advance_again(session: Session, ruleset: RuleSet, run_id: int, now: datetime, routing: Settings
