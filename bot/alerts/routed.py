@@ -33,7 +33,7 @@ from bot.notify.render import worst_first
 from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
-FLUSH = 512  # events of one route kept in memory before they go to the file
+FLUSH = 128  # events of one route kept in memory before they go to the file (a first day has ~150 routes)
 
 # An event to send travels (from a worker process) and is kept as a plain tuple of text and numbers
 # (``pack``): marshal writes and reads it many times faster than pickle writes the objects, and it

@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from multiprocessing.context import BaseContext
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy import Engine
 
-from bot.alerts.advance import Advanced, advance_results
-from bot.alerts.store import current_waivers, load_states_between, stage_states
 from bot.domain.model import Facility
 from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
@@ -42,6 +40,9 @@ from bot.notify import templates
 from bot.store.db import read_scope, session_scope
 from bot.store.repository import result_row, save_result_rows
 from bot.usecases.evaluate import evaluate_chunks, open_book
+
+if TYPE_CHECKING:
+    from bot.alerts.advance import Advanced
 
 MIN_FACILITIES = 5000  # below this, starting processes costs more than it saves
 MAX_WORKERS = 8
@@ -112,8 +113,14 @@ def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants
     _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market,
                    keep=keep, daily=daily, by_id={c.id: c for c in ruleset.covenants})
     if daily is not None:
+        # the alerts' modules (rendering included) only where the daily job runs: the dry run's
+        # workers stay as small as they were
+        import bot.alerts.advance as alert_advance, bot.alerts.store as alert_store  # noqa: E401
+
+        _worker.update(advance=alert_advance.advance_results, states_between=alert_store.load_states_between,
+                       stage=alert_store.stage_states)
         with read_scope(engine) as session:  # every waiver in force: a handful
-            _worker["waivers"] = current_waivers(session)
+            _worker["waivers"] = alert_store.current_waivers(session)
 
 
 def _evaluate_run(first: str, last: str) -> EvaluatedRun:
@@ -144,12 +151,12 @@ def _store_and_advance(daily: DailyJob, first: str, last: str, results: list[Cov
     transaction (``bot.usecases.notify``)."""
     engine = _worker["engine"]
     with read_scope(engine) as session:
-        states = load_states_between(session, first, last)
+        states = _worker["states_between"](session, first, last)
     by_id = {f.facility_id: f for f in facilities}
-    advanced = advance_results(results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
+    advanced: Advanced = _worker["advance"](results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
     with session_scope(engine) as session:
         save_result_rows(session, daily.run_id, map(result_row, results))
-        advanced.staged = stage_states(session, daily.run_id, advanced.fresh, advanced.changed)
+        advanced.staged = _worker["stage"](session, daily.run_id, advanced.fresh, advanced.changed)
     advanced.fresh, advanced.changed = [], []  # staged: the parent need not hold them
     return advanced
 
