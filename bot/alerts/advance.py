@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.alerts import store
 from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
-from bot.alerts.routed import PackedEvent, Routed, RoutedEvents, Unpacker, pack, sort_key
+from bot.alerts.routed import PackedEvent, Route, Routed, RoutedEvents, Unpacker, pack, sort_key
 from bot.alerts.routed import load as load_routed
 from bot.alerts.tables import AlertStateRow
 from bot.alerts.waivers import Waiver
@@ -287,40 +287,37 @@ def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleS
     render into the outbox one route at a time (a large book's first day has hundreds of
     thousands of events: only one route's are in memory at once, see ``bot.alerts.routed``)."""
     first: dict[Key, tuple[int, AlertEvent, Facility]] = {}  # per alert shown in full: its first event
+    shown: dict[int, list[Key]] = {}  # id(route) -> the alerts its message shows in full
     unpack = Unpacker()
     for route in routed.routes():
+        keys = shown[id(route)] = []
         for seq, event, facility in routed.shown(route, unpack):
             key = (event.facility_id, event.covenant_id)
+            keys.append(key)
             if key not in first or seq < first[key][0]:
                 first[key] = (seq, event, facility)
     bare = {key: AlertContext(facility, ruleset.covenant(key[1])) for key, (_, _, facility) in first.items()  # type: ignore[arg-type]
             if ruleset.covenant(key[1]) is not None}
     full = _full_contexts(session, run.as_of(), bare, {key: event for key, (_, event, _) in first.items()}, inputs_of)
-
     covenants = {c.id: c for c in ruleset.covenants}
 
-    def jobs() -> Iterator[EmailJob]:
-        for route in routed.addresses.values():  # made as the renderer asks: a few ahead
-            shown = {(e.facility_id, e.covenant_id) for _, e, _ in routed.shown(route, unpack)}
-            assert route.latest is not None
-            yield EmailJob(route.name, route.latest, routed.stored(route),
-                           {key: full[key] for key in shown if key in full}, covenants, outbox.new_notification_id(), now)
-
-    def group_jobs() -> Iterator[SlackGroupJob]:
-        for route in grouped:
-            shown = {(e.facility_id, e.covenant_id) for _, e, _ in routed.shown(route, unpack)}
-            yield SlackGroupJob(route.name, routed.stored(route), {key: full[key] for key in shown if key in full},
-                                covenants, outbox.new_notification_id(), now)
+    def job(route: Route) -> RouteJob:
+        """What the route's message needs, to be made on a worker (``slack_group_job``, ``email_job``)."""
+        assert route.latest is not None
+        return RouteJob(route.name, route.latest, routed.stored(route),
+                        {key: full[key] for key in shown[id(route)] if key in full},
+                        covenants, outbox.new_notification_id(), now)
 
     # a channel with more alerts than the grouping threshold gets one grouped message, made on the
     # workers as the e-mails are; a channel with a few gets one message each, made here (a reply
     # updates its thread's parent, read from the database)
     grouped = [route for route in routed.channels.values() if route.count > settings.group_threshold]
-    groups = map_(slack_group_job, group_jobs())  # on worker processes these start now ...
-    emails = map_(email_job, jobs())  # ... and these, while the Slack messages are queued here
+    groups = iter(map_(slack_group_job, (job(route) for route in grouped)))  # on worker processes these start now
+    emails = map_(email_job, (job(route) for route in routed.addresses.values()))  # ... and these, a few ahead
+    grouped_names = {route.name for route in grouped}
     for route in routed.channels.values():
-        if route.count > settings.group_threshold:
-            channel, text, blocks, shown_keys, notification_id, rows = next(iter(groups))
+        if route.name in grouped_names:
+            channel, text, blocks, shown_keys, notification_id, rows = next(groups)
             assert channel == route.name
             outbox.enqueue_slack(session, channel, text, blocks, kind="alert_group", now=now, alerts=shown_keys,
                                  notification_id=notification_id)
@@ -353,34 +350,11 @@ def _detailed(loaded: list[Routed], full: Mapping[Key, AlertContext], covenants:
 
 
 @dataclass(frozen=True)
-class SlackGroupJob:
-    """Everything one grouped Slack message needs, to be made on a worker process (``slack_group_job``)."""
+class RouteJob:
+    """Everything the message of one route (a grouped Slack message, an e-mail) needs, to be made
+    on a worker process (``slack_group_job``, ``email_job``)."""
 
-    channel: str
-    chunks: list[bytes]  # its events, as stored (``bot.alerts.routed``)
-    contexts: dict[Key, AlertContext]  # the alerts it shows in full
-    covenants: dict[str, Any]
-    notification_id: str
-    now: datetime
-
-
-def slack_group_job(job: SlackGroupJob) -> tuple[str, str, list, list[Key], str, list[dict]]:
-    """Render one grouped Slack message and write the audit rows that link its events to it:
-    (channel, text, blocks, the alerts it shows, notification id, audit rows)."""
-    from bot.notify.render_slack import render_slack_group
-
-    items, own = _detailed(load_routed(job.chunks, Unpacker()), job.contexts, job.covenants)
-    message = render_slack_group(items, job.channel)
-    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_GROUP_LINES]]
-    rows = _queued(job.notification_id, [e for e, _ in items], own, f"Slack {job.channel}", job.now)
-    return job.channel, message.text, list(message.blocks), shown, job.notification_id, rows
-
-
-@dataclass(frozen=True)
-class EmailJob:
-    """Everything one alert e-mail needs, to be made on a worker process (``email_job``)."""
-
-    address: str
+    name: str  # the channel or the address
     latest: date  # the latest test date of its alerts
     chunks: list[bytes]  # its events, as stored (``bot.alerts.routed``)
     contexts: dict[Key, AlertContext]  # the alerts it shows in full
@@ -388,20 +362,40 @@ class EmailJob:
     notification_id: str
     now: datetime
 
+    def items(self) -> tuple[list[tuple[AlertNotice, AlertContext]], set[tuple[str, str, str]]]:
+        return _detailed(load_routed(self.chunks, Unpacker()), self.contexts, self.covenants)
 
-def email_job(job: EmailJob) -> tuple[list[str], Packed, str, list[dict]]:
+    def audit(self, items: list[tuple[AlertNotice, AlertContext]], own: set[tuple[str, str, str]], where: str
+              ) -> list[dict]:
+        return _queued(self.notification_id, [e for e, _ in items], own, f"{where} {self.name}", self.now)
+
+
+def _worst_keys(items: list[tuple[AlertNotice, AlertContext]], limit: int) -> list[Key]:
+    return [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:limit]]
+
+
+def slack_group_job(job: RouteJob) -> tuple[str, str, list, list[Key], str, list[dict]]:
+    """Render one grouped Slack message and write the audit rows that link its events to it:
+    (channel, text, blocks, the alerts it shows, notification id, audit rows)."""
+    from bot.notify.render_slack import render_slack_group
+
+    items, own = job.items()
+    message = render_slack_group(items, job.name)
+    return (job.name, message.text, list(message.blocks), _worst_keys(items, MAX_GROUP_LINES), job.notification_id,
+            job.audit(items, own, "Slack"))
+
+
+def email_job(job: RouteJob) -> tuple[list[str], Packed, str, list[dict]]:
     """Render one alert e-mail, pack it for the outbox (``outbox.pack_email``) and write the audit
     rows that link its events to it: a module-level function, so worker processes make a large
     book's e-mails in parallel and this process only writes them."""
     from bot.notify.render_email import render_email
 
-    items, own = _detailed(load_routed(job.chunks, Unpacker()), job.contexts, job.covenants)
-    content = render_email(job.address, items, job.latest)
-    shown = [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:MAX_SHOWN]]
-    recipients, payload = outbox.pack_email([job.address], content.subject, content.text, content.html,
-                                            alerts=shown, attachments=content.attachments)
-    rows = _queued(job.notification_id, [e for e, _ in items], own, f"e-mail {job.address}", job.now)
-    return recipients, payload, job.notification_id, rows
+    items, own = job.items()
+    content = render_email(job.name, items, job.latest)
+    recipients, payload = outbox.pack_email([job.name], content.subject, content.text, content.html,
+                                            alerts=_worst_keys(items, MAX_SHOWN), attachments=content.attachments)
+    return recipients, payload, job.notification_id, job.audit(items, own, "e-mail")
 
 
 def _full_contexts(session: Session, as_of: date | None, contexts: dict[Key, AlertContext],

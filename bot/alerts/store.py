@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import bindparam, delete, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -216,9 +216,7 @@ def audit(
 def audit_rows(session: Session, rows: list[dict]) -> None:
     """Many audit rows, a batch per INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
     columns = ("at", "kind", "facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
-    for start in range(0, len(rows), _WRITE_BATCH):
-        insert_many(session, AuditRow.__table__, columns,
-                    [tuple(row.get(name) for name in columns) for row in rows[start:start + _WRITE_BATCH]])
+    _insert_batched(session, AuditRow.__table__, columns, rows, lambda row: tuple(row.get(name) for name in columns))
 
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
@@ -300,6 +298,14 @@ _ROW_FIELDS = ("facility_id", "covenant_id", *_STATE_FIELDS, "threshold")
 _WRITE_BATCH = 2000  # alert states per executemany
 
 
+def _insert_batched(session: Session, table, columns: Sequence[str], rows: Sequence[Any],
+                    values: Callable[[Any], tuple]) -> None:
+    """INSERT ``values(row)`` of each row, ``_WRITE_BATCH`` per executemany (``insert_many``): the
+    parameters of one batch at a time in memory."""
+    for start in range(0, len(rows), _WRITE_BATCH):
+        insert_many(session, table, columns, [values(row) for row in rows[start:start + _WRITE_BATCH]])
+
+
 def state_row(state: AlertState) -> tuple:
     """An alert state as the daily job keeps it until it is written: a plain tuple (a fraction of
     the object's memory; the first day of a large book keeps tens of thousands)."""
@@ -312,8 +318,7 @@ def write_states(session: Session, fresh: Sequence[tuple], changed: Sequence[tup
     executemany a batch at a time (the ORM's bulk path would group rows by the columns they set)."""
     table = AlertStateRow.__table__
     conn = session.connection()
-    for start in range(0, len(fresh), _WRITE_BATCH):
-        insert_many(session, table, (*_ROW_FIELDS, "updated_at"), [(*row, now) for row in fresh[start:start + _WRITE_BATCH]])
+    _insert_batched(session, table, (*_ROW_FIELDS, "updated_at"), fresh, lambda row: (*row, now))
     if not changed:
         return
     names = (*_STATE_FIELDS, "threshold", "updated_at")
@@ -337,10 +342,8 @@ def stage_states(session: Session, run_id: int, fresh: Sequence[tuple], changed:
     """Stage the alert changes of one run of facilities (``state_row`` tuples; ``fresh`` ones are
     new alerts) for the check ``run_id``; ``apply_staged_states`` writes them. Returns how many."""
     columns = ("run_id", "is_new", *_ROW_FIELDS)
-    for is_new, rows in ((True, fresh), (False, changed)):
-        for start in range(0, len(rows), _WRITE_BATCH):
-            insert_many(session, AlertStateChanges, columns,
-                        [(run_id, is_new, *row) for row in rows[start:start + _WRITE_BATCH]])
+    _insert_batched(session, AlertStateChanges, columns, fresh, lambda row: (run_id, True, *row))
+    _insert_batched(session, AlertStateChanges, columns, changed, lambda row: (run_id, False, *row))
     return len(fresh) + len(changed)
 
 
