@@ -15,8 +15,9 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,11 @@ from bot.notify.render import AlertContext, AlertNotice, WaiverNote, worst_first
 from bot.notify.render_email import MAX_SHOWN
 from bot.notify.render_slack import MAX_GROUP_LINES
 
+if TYPE_CHECKING:
+    from bot.domain.market import Market
+
 Key = tuple[str, str]
+Details = tuple[dict[str, list[str]], dict[Key, list[Decimal]]]  # (inputs per facility, trend per alert)
 CHUNK = 4000  # results advanced together
 AUDIT_BATCH = 5000  # audit rows written together
 _INPUTS_BATCH = 500  # facilities read at a time for the inputs of the alerts shown in full
@@ -184,14 +189,14 @@ class AlertAdvance:
                     "unrouted", self.now, event.facility_id, event.covenant_id, as_of=event.as_of,
                     status=event.status, detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
 
-    def finish(self, session: Session, *, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]] | None = None,
+    def finish(self, session: Session, *, details_of: Callable[[list[Key]], Iterable[Details]] | None = None,
                map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:
         """Advance what is left, write every change and its audit rows, clear the acknowledgements
         whose status moved on, queue the notifications (the caller commits ``session``).
 
-        ``inputs_of`` (the `explain` inputs of facilities, by id) and ``map_`` (a ``map`` of a
-        module-level function, e.g. on worker processes) let the messages' heavy work run elsewhere;
-        by default it runs here."""
+        ``details_of`` (the `explain` inputs and the trends of alerts, see ``alert_details``) and
+        ``map_`` (a ``map`` of a module-level function, e.g. on worker processes) let the messages'
+        heavy work run elsewhere; by default it runs here."""
         self._advance_chunk()
         store.write_states(session, self._fresh, self._changed, self.now)
         if self.staged_for is not None:
@@ -202,7 +207,7 @@ class AlertAdvance:
         self.run.latest = self.routed.latest
         try:
             _queue(session, self.run, self.routed, self.ruleset, self.now, self.settings,
-                   inputs_of or (lambda ids: [_inputs_of(session, self.ruleset, self.run.as_of(), ids)]),
+                   details_of or (lambda keys: [_details_here(session, self.ruleset, self.run.as_of(), keys)]),
                    map_ or _local_map)
         finally:
             self.routed.close()
@@ -281,7 +286,7 @@ def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
 
 
 def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleSet, now: datetime,
-           settings: Settings, inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]],
+           settings: Settings, details_of: Callable[[list[Key]], Iterable[Details]],
            map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
     """Choose what each message shows in full, read the trends and inputs of those alerts only,
     render into the outbox one route at a time (a large book's first day has hundreds of
@@ -298,7 +303,7 @@ def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleS
                 first[key] = (seq, event, facility)
     bare = {key: AlertContext(facility, ruleset.covenant(key[1])) for key, (_, _, facility) in first.items()  # type: ignore[arg-type]
             if ruleset.covenant(key[1]) is not None}
-    full = _full_contexts(session, run.as_of(), bare, {key: event for key, (_, event, _) in first.items()}, inputs_of)
+    full = _full_contexts(bare, {key: event for key, (_, event, _) in first.items()}, details_of)
     covenants = {c.id: c for c in ruleset.covenants}
 
     def job(route: Route) -> RouteJob:
@@ -398,38 +403,44 @@ def email_job(job: RouteJob) -> tuple[list[str], Packed, str, list[dict]]:
     return recipients, payload, job.notification_id, job.audit(items, own, "e-mail")
 
 
-def _full_contexts(session: Session, as_of: date | None, contexts: dict[Key, AlertContext],
-                   events: Mapping[Key, AlertEvent],
-                   inputs_of: Callable[[list[str]], Iterable[dict[str, list[str]]]]) -> dict[Key, AlertContext]:
+def _full_contexts(contexts: dict[Key, AlertContext], events: Mapping[Key, AlertEvent],
+                   details_of: Callable[[list[Key]], Iterable[Details]]) -> dict[Key, AlertContext]:
     """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
     if not contexts:
         return {}
-    assert as_of is not None  # there are contexts, so there are events
-    parts = inputs_of(sorted({fid for fid, _ in contexts}))  # on the workers, if any, while the trends are read
-    trends = store.recent_values(session, list(contexts), as_of)
     inputs: dict[str, list[str]] = {}
-    for part in parts:
-        inputs.update(part)
+    trends: dict[Key, list[Decimal]] = {}
+    for part_inputs, part_trends in details_of(sorted(contexts)):
+        inputs.update(part_inputs)
+        trends.update(part_trends)
     return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),
                          forward_note=_forward_note(events[key]))
             for key, ctx in contexts.items()}
 
 
-def _inputs_of(session: Session, ruleset: RuleSet, as_of: date | None, facility_ids: list[str]
-               ) -> dict[str, list[str]]:
-    """The `explain` inputs in short per facility (quarters, marks, prices), read in a few queries."""
-    if not facility_ids or as_of is None:
-        return {}
+def alert_details(session: Session, market: Market, as_of: date, keys: list[Key]) -> Details:
+    """What an alert shown in full needs besides its event, for ``keys`` (sorted): the `explain`
+    inputs in short of their facilities (quarters, marks, prices) and their recent values (the
+    trend), read in a few queries; on a worker process for a large book (``check_pool``)."""
     from bot.alerts.inputs import inputs_by_facility
+    from bot.store.repository import load_facilities
+
+    ids = list(dict.fromkeys(fid for fid, _ in keys))
+    inputs: dict[str, list[str]] = {}
+    for start in range(0, len(ids), _INPUTS_BATCH):  # a batch of whole facilities in memory at a time
+        inputs.update(inputs_by_facility(load_facilities(session, ids[start:start + _INPUTS_BATCH]), market))
+    return inputs, store.recent_values(session, keys, as_of)
+
+
+def _details_here(session: Session, ruleset: RuleSet, as_of: date | None, keys: list[Key]) -> Details:
+    """``alert_details`` in this process, with the market of ``as_of``."""
+    if not keys or as_of is None:
+        return {}, {}
     from bot.domain.market import Market
-    from bot.store.repository import load_facilities, load_price_book
+    from bot.store.repository import load_price_book
 
     market = Market(load_price_book(session), ruleset.valuation, ruleset.forecast, as_of)
-    ids = sorted(facility_ids)
-    out: dict[str, list[str]] = {}
-    for start in range(0, len(ids), _INPUTS_BATCH):  # a batch of whole facilities in memory at a time
-        out.update(inputs_by_facility(load_facilities(session, ids[start:start + _INPUTS_BATCH]), market))
-    return out
+    return alert_details(session, market, as_of, keys)
 
 
 def _forward_note(event: AlertEvent) -> str | None:

@@ -3,7 +3,7 @@
 A large book's first day opens hundreds of thousands of alerts. Each event to send is routed as
 soon as it is known (``RoutedEvents.add``) and appended to its routes' lists in a temporary file;
 memory keeps, per route, only its count, its latest test date and its worst few: the alerts its
-message shows in full (``bot.notify.render_email.MAX_SHOWN``, ``MAX_GROUP_LINES`` for Slack). The
+message shows in full (``bot.notify.render_email.MAX_DETAILED``; every alert of a few on Slack). The
 messages are then made one route at a time (``events_of``): memory holds one route's events at most.
 
 Routes keep the order in which they first appear (Slack channels are queued before e-mails, each
@@ -30,8 +30,7 @@ from bot.domain.results import CovenantResult
 from bot.domain.rulebook import RuleSet
 from bot.domain.thresholds import Threshold
 from bot.notify.render import worst_first
-from bot.notify.render_email import MAX_SHOWN
-from bot.notify.render_slack import MAX_GROUP_LINES
+from bot.notify.render_email import MAX_DETAILED
 
 FLUSH = 128  # events of one route kept in memory before they go to the file (a first day has ~150 routes)
 
@@ -167,14 +166,12 @@ class RoutedEvents:
         return [*self.channels.values(), *self.addresses.values()]
 
     def shown(self, route: Route, unpack: Unpacker) -> list[tuple[int, AlertEvent, Facility]]:
-        """The events ``route``'s message shows in full, with their arrival number: a Slack channel
-        shows each alert of a few, or the worst ``MAX_GROUP_LINES`` of a group; an e-mail the worst
-        ``MAX_SHOWN``."""
-        top = sorted(route.top, key=itemgetter(0, 1))
-        if route.slack and route.count <= self.settings.group_threshold:
-            chosen = top
-        else:
-            chosen = top[:MAX_GROUP_LINES if route.slack else MAX_SHOWN]
+        """The events ``route``'s message shows in full (trend, inputs, outlook), with their arrival
+        number: a Slack channel with a few alerts shows each in full, a grouped Slack message none
+        (one line per alert), an e-mail its worst ``MAX_DETAILED``."""
+        if route.slack and route.count > self.settings.group_threshold:
+            return []
+        chosen = sorted(route.top, key=itemgetter(0, 1))[:route.keep]
         return [(seq, *unpack(packed)) for _, seq, packed in chosen]
 
     def events_of(self, route: Route, unpack: Unpacker) -> list[Routed]:
@@ -201,7 +198,7 @@ class RoutedEvents:
     def _route(self, routes: dict[str, Route], name: str, slack: bool) -> Route:
         route = routes.get(name)
         if route is None:
-            keep = max(self.settings.group_threshold, MAX_GROUP_LINES) if slack else MAX_SHOWN
+            keep = self.settings.group_threshold if slack else MAX_DETAILED
             route = routes[name] = Route(name, slack, len(routes), keep)
         return route
 

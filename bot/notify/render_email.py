@@ -1,7 +1,8 @@
 """Alert e-mails: one per recipient per evaluation, grouping its alerts, as text and HTML.
 
-Readable at any scale: the e-mail shows the ``MAX_SHOWN`` worst alerts in full, counts every alert
-by status and by covenant, and attaches the whole list as CSV (``bot.notify.alert_list``); the
+Readable at any scale: the e-mail shows the ``MAX_SHOWN`` worst alerts (the ``MAX_DETAILED`` worst
+in full, with trend, inputs and outlook; the others one table row each), counts every alert by
+status and by covenant, and attaches the whole list as CSV (``bot.notify.alert_list``); the
 message never exceeds ``MAX_EMAIL_BYTES`` (1 MB). Both parts come from ``templates/email/``; the HTML template autoescapes every value (Jinja2
 ``select_autoescape``) and its stylesheet is inlined with premailer, since mail clients drop
 ``<style>`` blocks.
@@ -31,7 +32,8 @@ from bot.notify.render import (
 from bot.notify.templates import template
 
 MAX_SUBJECT = 200
-MAX_SHOWN = 50  # alerts shown in full in one e-mail; the rest are counted and in the attachment
+MAX_SHOWN = 50  # alerts shown in one e-mail; the rest are counted and in the attachment
+MAX_DETAILED = 10  # of those, the worst shown in full (trend, inputs, outlook); the others one row each
 MIN_ATTACHMENT_ROOM = 150_000  # encoded bytes kept for the attachment when the body is cut down
 
 STATUS_EMOJI = {"breach": "🔴", "warning": "🟡", "no_data": "❔", "ok": "✅"}
@@ -43,9 +45,11 @@ def render_email(
     events_with_ctx: Sequence[tuple[AlertNotice, AlertContext]],
     as_of: date,
     max_shown: int = MAX_SHOWN,
+    max_detailed: int = MAX_DETAILED,
 ) -> EmailContent:
     """The one e-mail ``recipient`` gets for the alerts of one evaluation, worst first: the worst
-    ``max_shown`` in full, counts of all, and (for more than one alert) the full list attached."""
+    ``max_shown`` (the worst ``max_detailed`` of them in full, the others a row each), counts of
+    all, and (for more than one alert) the full list attached."""
     if not events_with_ctx:
         raise ValueError(f"An alert e-mail to {recipient} needs at least one alert event.")
     items = sorted(events_with_ctx, key=worst_first)
@@ -62,7 +66,8 @@ def render_email(
     listed = f"covbot-alerts-{as_of.isoformat()}.csv" if total > 1 else None
     shown = min(total, max(1, max_shown))
     while True:
-        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant, listed)
+        text, html = _bodies(items[:shown], max_detailed, total, subject, headline, as_of, recipient, by_covenant,
+                             listed)
         body = encoded_size(text) + encoded_size(html) + HEADER_ALLOWANCE
         if shown == 1 or MAX_EMAIL_BYTES - body >= (MIN_ATTACHMENT_ROOM if total > 1 else 0):
             break
@@ -73,20 +78,22 @@ def render_email(
     if rows < total or attachment.filename != listed:  # zipped or cut: the body says so (a few bytes more)
         note = (f"The attachment holds the {rows:,} worst of {total:,} alerts (the e-mail is capped at 1 MB)."
                 if rows < total else None)
-        text, html = _bodies(items[:shown], total, subject, headline, as_of, recipient, by_covenant,
+        text, html = _bodies(items[:shown], max_detailed, total, subject, headline, as_of, recipient, by_covenant,
                              attachment.filename, note)
     return EmailContent(subject=subject, text=text, html=html, attachments=(attachment,))
 
 
-def _bodies(items, total: int, subject: str, headline: str, as_of: date, recipient: str,
+def _bodies(items, detailed: int, total: int, subject: str, headline: str, as_of: date, recipient: str,
             by_covenant: list[dict], attachment: str | None = None, note: str | None = None) -> tuple[str, str]:
-    alerts = [
+    """The text and HTML of ``items`` (worst first): the first ``detailed`` in full, the rest as rows."""
+    views = [
         replace(alert_view(e, ctx), emoji=KIND_EMOJI.get(e.kind) or STATUS_EMOJI.get(e.status, "❔"))
         for e, ctx in items
     ]
-    values = {"subject": subject, "headline": headline, "alerts": alerts, "as_of": as_of.isoformat(),
-              "recipient": recipient, "total": total, "shown": len(alerts), "by_covenant": by_covenant,
-              "attachment": attachment, "attachment_note": note}
+    detailed = max(1, detailed)
+    values = {"subject": subject, "headline": headline, "alerts": views[:detailed], "rows": views[detailed:],
+              "as_of": as_of.isoformat(), "recipient": recipient, "total": total, "shown": len(views),
+              "by_covenant": by_covenant, "attachment": attachment, "attachment_note": note}
     text = template("email/alerts.txt.j2").render(values).strip() + "\n"
     page = template("email/alerts.html.j2").render(values)
     try:

@@ -110,7 +110,7 @@ def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants
     engine = open_engine()  # its own connections: none is shared with the parent
     with open_book(engine) as book:
         market = book.market(ruleset, as_of)
-    _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market,
+    _worker.update(engine=engine, covenants=list(covenants), render=render, separator=separator, market=market, as_of=as_of,
                    keep=keep, daily=daily, by_id={c.id: c for c in ruleset.covenants})
     if daily is not None:
         # the alerts' modules (rendering included) only where the daily job runs: the dry run's
@@ -175,7 +175,7 @@ def _context() -> BaseContext:
 class Pool:
     """The runs as they come back (``runs``, in order), and the same workers for other work once
     they are done: ``map`` a module-level function over items (each worker has the book's engine
-    and ``Market``, see ``facility_inputs``)."""
+    and ``Market``, see ``alert_details``)."""
 
     def __init__(self, runs: Iterator[EvaluatedRun], executor: ProcessPoolExecutor, workers: int):
         self.runs, self._executor, self._ahead = runs, executor, max(2, workers * IN_FLIGHT_PER_WORKER)
@@ -208,14 +208,13 @@ class Pool:
 _END = object()
 
 
-def facility_inputs(facility_ids: list[str]) -> dict[str, list[str]]:
-    """In a worker: the `explain` inputs in short of these facilities (for the alerts a message
-    shows in full), with the worker's ``Market``."""
-    from bot.alerts.inputs import inputs_by_facility
+def alert_details(keys: list[tuple[str, str]]) -> tuple[dict[str, list[str]], dict[tuple[str, str], list[Any]]]:
+    """In a worker: the `explain` inputs and the trends of these alerts (the alerts a message shows
+    in full, ``bot.alerts.advance.alert_details``), with the worker's ``Market``."""
+    from bot.alerts.advance import alert_details as details
 
-    with open_book(_worker["engine"]) as book:
-        chunk = book.facilities_named(facility_ids)
-    return inputs_by_facility(chunk, _worker["market"])
+    with read_scope(_worker["engine"]) as session:
+        return details(session, _worker["market"], _worker["as_of"], keys)
 
 
 @contextmanager

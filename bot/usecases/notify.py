@@ -77,7 +77,7 @@ class CheckedRun:
 log = logging.getLogger("covbot.check")
 
 RESULTS_PER_TRANSACTION = 20_000  # results stored per short write transaction
-INPUTS_PER_TASK = 250  # facilities a worker explains at a time for the alerts shown in full
+INPUTS_PER_TASK = 250  # facilities whose alerts shown in full a worker details at a time (inputs, trends)
 MESSAGES_AHEAD = 16  # grouped Slack messages and e-mails made ahead on the workers (their jobs held meanwhile)
 
 
@@ -202,16 +202,32 @@ def _finish(engine: Engine, ruleset: RuleSet, run_id: int, now: datetime, advanc
 
 
 def _offloaded(pool: check_pool.Pool | None) -> dict[str, Any]:
-    """What the workers, done evaluating, do of the messages' work: the `explain` inputs of the
-    alerts shown in full and the rendering of the e-mails (each on every CPU, not here)."""
+    """What the workers, done evaluating, do of the messages' work: the `explain` inputs and trends
+    of the alerts shown in full and the rendering of the e-mails (each on every CPU, not here)."""
     if pool is None:
         return {}
 
-    def inputs_of(facility_ids: list[str]) -> Iterator[dict[str, list[str]]]:
-        batches = [facility_ids[i:i + INPUTS_PER_TASK] for i in range(0, len(facility_ids), INPUTS_PER_TASK)]
-        return pool.map(check_pool.facility_inputs, batches, ahead=len(batches))  # all submitted now: small
+    def details_of(keys: list[tuple[str, str]]) -> Iterator[Any]:
+        batches = list(_by_facilities(keys, INPUTS_PER_TASK))
+        return pool.map(check_pool.alert_details, batches, ahead=len(batches))  # all submitted now: small
 
-    return {"inputs_of": inputs_of, "map_": functools.partial(pool.map, ahead=MESSAGES_AHEAD)}
+    return {"details_of": details_of, "map_": functools.partial(pool.map, ahead=MESSAGES_AHEAD)}
+
+
+def _by_facilities(keys: list[tuple[str, str]], facilities: int) -> Iterator[list[tuple[str, str]]]:
+    """``keys`` (sorted) in batches of the alerts of at most ``facilities`` facilities each (a
+    facility's alerts in one batch: its inputs are read once)."""
+    batch: list[tuple[str, str]] = []
+    count = 0
+    for key in keys:
+        if not batch or key[0] != batch[-1][0]:
+            if count == facilities:
+                yield batch
+                batch, count = [], 0
+            count += 1
+        batch.append(key)
+    if batch:
+        yield batch
 
 
 def _advance_again(session: Session, ruleset: RuleSet, run_id: int, now: datetime, routing: Settings

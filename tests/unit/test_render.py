@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,7 +19,7 @@ from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
 from bot.domain.rulebook import AlertOptions, Covenant
 from bot.domain.thresholds import Threshold
-from bot.notify.render import AlertContext, format_headroom, format_value, sparkline
+from bot.notify.render import AlertContext, format_headroom, format_value, sparkline, worst_first
 from bot.notify.render_email import render_email
 from bot.notify.render_slack import (
     ThreadSummary,
@@ -553,14 +554,20 @@ def mime_size(email) -> int:
     return len(bytes(EmailTransport("localhost", security="none").build(message)))
 
 
-def test_a_big_email_shows_the_worst_fifty_counts_all_and_attaches_the_full_list():
+def test_a_big_email_shows_the_worst_fifty_ten_in_full_counts_all_and_attaches_the_full_list():
     import csv
     import io
 
-    email = render_email("risk@lender.example", many_alerts(3000), AS_OF)
+    alerts = many_alerts(3000)
+    email = render_email("risk@lender.example", alerts, AS_OF)
     assert email.subject.startswith("[covbot] 3000 covenant alerts: ")
-    assert email.html.count('class="alert"') == 50
-    assert "The 50 worst of 3000 alerts follow; all 3000 are in the attached covbot-alerts-2026-11-20.csv" in email.text
+    assert email.html.count('class="alert"') == 10  # the worst ten in full
+    rows = re.findall(r'<td class="list-cell"[^>]*>[^<]*?(BF-\d+)</td>', email.html)  # then a row each
+    worst = [e.facility_id for e, _ in sorted(alerts, key=worst_first)]
+    assert rows == worst[10:50]
+    assert ("The 50 worst of 3000 alerts follow, the 10 worst in full; all 3000 are in the attached "
+            "covbot-alerts-2026-11-20.csv") in email.text
+    assert "The next 40, worst first:" in email.text and f"  - {worst[10]} " in email.text
     assert "Minimum DSCR (min-dscr): 1000 breaches" in email.text
     [attachment] = email.attachments
     assert attachment.filename == "covbot-alerts-2026-11-20.csv" and attachment.content_type == "text/csv"
