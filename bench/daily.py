@@ -6,6 +6,9 @@ On an imported book (SQLite), in one run so the ratios compare like with like on
 2. ``check --format json`` at the test date: the first day, every alert opens (file outbox: no Slack
    token, no SMTP)
 3. ``check --format json`` the next day: a steady day, little changes
+4. the service's path (``bench/service.py``): ``Service.evaluate`` and the dispatch job in one
+   long-lived process with other threads (its workers come from the fork server), on a copy of
+   the book as imported, for a first day and two steady days
 
 Each step runs in its own subprocess (wall time with start-up, peak RSS from ``wait4``), and the
 database file (with its WAL) is measured before and after each day. The largest e-mail written to
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +59,9 @@ def bench_daily(env: dict, db_file: Path, outbox: Path, measure, covbot) -> dict
     machine one slow run would flatter the ratios)."""
     out: dict = {"dry_run": measure(covbot("check", "--dry-run", "--format", "json", "--rules", str(RULES),
                                            "--as-of", AS_OF.isoformat()), env)}
+    db_bytes(db_file)  # checkpointed: the file alone is the book
+    service_db = db_file.with_name(f"{db_file.stem}-service.db")
+    shutil.copyfile(db_file, service_db)
     days = (("first_day", AS_OF), ("steady_day", AS_OF + timedelta(days=1)))
     for name, day in days:
         before = db_bytes(db_file)
@@ -62,7 +70,23 @@ def bench_daily(env: dict, db_file: Path, outbox: Path, measure, covbot) -> dict
         out[name] = step
     out["largest_email_kib"] = round(largest_email(outbox) / 1024, 1)
     out["db_mib"] = round(db_bytes(db_file) / 2**20, 1)
+    try:
+        out["service"] = service(env, service_db, measure)
+    finally:
+        for path in (service_db, Path(f"{service_db}-wal"), Path(f"{service_db}-shm")):
+            path.unlink(missing_ok=True)
     return out
+
+
+def service(env: dict, db_file: Path, measure, days: int = 3) -> dict:
+    """The service's evaluations (bench/service.py) over ``days`` days from the first, in one process."""
+    url = f"sqlite:///{db_file}"
+    with tempfile.TemporaryFile() as captured:
+        step = measure([sys.executable, "-m", "bench.service", url, str(RULES), AS_OF.isoformat(), str(days)],
+                       {**env, "COVBOT_DATABASE_URL": url}, stdout=captured)
+        captured.seek(0)
+        inner = json.loads(captured.read())
+    return {"process": step, "rss_mib": inner["rss_mib"], "days": inner["days"]}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a thin wrapper for manual runs

@@ -35,7 +35,10 @@ TARGETS = {"check_over_floor": 3.0, "naive_over_check": 20.0, "rss_ratio": 2.0, 
            "fire_sale_over_stress": TARGET_FIRE_SALE_OVER_STRESS}
 # the daily job (`check` with alerts, file outbox) against the dry run, in the same run
 DAILY_TARGETS = {"first_day_over_dry_run": 3.0, "steady_day_over_dry_run": 2.0, "first_day_rss_over_dry_run": 2.0,
-                 "steady_day_rss_over_dry_run": 2.0, "steady_growth_mib_per_100k": 100.0, "largest_email_kib": 1000.0}
+                 "steady_day_rss_over_dry_run": 2.0, "steady_growth_mib_per_100k": 100.0, "largest_email_kib": 1000.0,
+                 # the service's own path (bench/service.py): the same targets, day after day in one process
+                 "service_first_day_over_dry_run": 3.0, "service_steady_day_over_dry_run": 2.0,
+                 "service_rss_over_dry_run": 2.0}
 
 
 def measure(argv: list[str], env: dict, stdout=subprocess.DEVNULL) -> dict:
@@ -153,6 +156,7 @@ def bench_size(n: int, workdir: Path, naive_limit: int, postgres: bool | str, ma
         "steady_day_rss_over_dry_run": round(out["daily"]["steady_day"]["rss_mib"] / dry["rss_mib"], 2),
         "steady_growth_mib_per_100k": round(out["daily"]["steady_day"]["db_growth_mib"] * 100_000 / n, 1),
         "largest_email_kib": out["daily"]["largest_email_kib"],
+        **service_ratios(out["daily"]["service"], dry),
     }
     if postgres is True:
         name = f"covbot_bench_{n}"
@@ -173,6 +177,14 @@ def bench_size(n: int, workdir: Path, naive_limit: int, postgres: bool | str, ma
         "naive_shared_market_over_check": round(out["naive_shared_market"]["seconds"] / out["check"]["seconds"], 2),
     }
     return out
+
+
+def service_ratios(service: dict, dry: dict) -> dict:
+    """The service's first day and its slowest steady day (evaluation and delivery) over the dry run."""
+    first, *steady = service["days"]
+    return {"service_first_day_over_dry_run": round(first["seconds"] / dry["seconds"], 2),
+            "service_steady_day_over_dry_run": round(max(d["seconds"] for d in steady) / dry["seconds"], 2),
+            "service_rss_over_dry_run": round(service["rss_mib"] / dry["rss_mib"], 2)}
 
 
 def summarise(report: dict) -> dict:
@@ -240,6 +252,16 @@ def render(report: dict) -> str:
             f"{d['steady_day']['seconds']:.2f}", r["first_day_over_dry_run"], r["steady_day_over_dry_run"],
             d["dry"]["rss_mib"], d["first_day"]["rss_mib"], d["steady_day"]["rss_mib"],
             f"{d['first_day']['db_growth_mib']} / {d['steady_day']['db_growth_mib']}", d["largest_email_kib"])))
+    lines += ["", "The service's path (`covbot run`: evaluate and deliver, day after day in one process):", ""]
+    head = ("N", "first day s", "steady days s", "first ÷ dry", "steady ÷ dry (slowest)", "peak RSS MiB")
+    lines += [" | ".join(head), " | ".join("---" for _ in head)]
+    for s in report["sizes"]:
+        v, r = s["daily"]["service"], s["daily"]["ratios"]
+        lines.append(" | ".join(str(x) for x in (
+            f"{s['facilities']:,}", f"{v['days'][0]['seconds']:.2f}",
+            " / ".join(f"{d['seconds']:.2f}" for d in v["days"][1:]), r["service_first_day_over_dry_run"],
+            r["service_steady_day_over_dry_run"], v["rss_mib"])))
+    lines.append("")
     for key, value in summary["daily"]["values"].items():
         lines.append(f"{key} (worst size): {value:,} (target ≤ {DAILY_TARGETS[key]:,}) "
                      f"{'met' if summary['daily']['met'][key] else 'NOT MET'}")

@@ -230,7 +230,8 @@ def test_on_later_days_the_workers_staged_changes_update_the_alerts_as_one_proce
     assert {s.alert_status for s in moved.values()} == {"breach"}
 
 
-def test_with_other_threads_running_the_workers_are_spawned_and_give_the_same_messages(tmp_path, monkeypatch):
+def test_with_other_threads_running_the_workers_come_from_the_fork_server_and_give_the_same_messages(
+        tmp_path, monkeypatch):
     import threading
 
     from bot.usecases import check_pool
@@ -244,7 +245,7 @@ def test_with_other_threads_running_the_workers_are_spawned_and_give_the_same_me
     other = threading.Thread(target=stop.wait, daemon=True)  # as in the service: not the only thread
     other.start()
     try:
-        assert check_pool._context().get_start_method() == "spawn"
+        assert check_pool._context().get_start_method() == "forkserver"
         checked, seen, messages, _, states = _daily(book, monkeypatch, pooled=True, runs=3)
     finally:
         stop.set()

@@ -50,6 +50,10 @@ def test_quick_bench_reports_every_measure(tmp_path):
         assert daily["dry"]["seconds"] == min(size["check"]["seconds"], daily["dry_run"]["seconds"])
         assert 0 < daily["largest_email_kib"] <= 1000
         assert daily["ratios"]["first_day_over_dry_run"] > 0
+        service = daily["service"]  # the service's path: one process, day after day, workers from the fork server
+        assert [d["as_of"] for d in service["days"]] == ["2026-06-30", "2026-07-01", "2026-07-02"]
+        assert service["days"][0]["written"] > 0 and all(d["seconds"] > 0 for d in service["days"])
+        assert service["rss_mib"] > 0 and daily["ratios"]["service_steady_day_over_dry_run"] > 0
         pg = size["postgres"]
         assert "skipped" in pg or (pg["check"]["results"] == size["check"]["results"] and pg["import"]["seconds"] > 0)
     risk = report["sizes"][-1]["risk"]  # stress beside fire-sale at the largest size only
@@ -59,7 +63,8 @@ def test_quick_bench_reports_every_measure(tmp_path):
         "check_over_floor", "naive_over_check", "rss_ratio", "import_rows_per_s", "fire_sale_over_stress"}
     assert set(summary["daily"]["values"]) == set(summary["daily"]["met"]) == {
         "first_day_over_dry_run", "steady_day_over_dry_run", "first_day_rss_over_dry_run",
-        "steady_day_rss_over_dry_run", "steady_growth_mib_per_100k", "largest_email_kib"}
-    assert "The daily job" in run.stdout
+        "steady_day_rss_over_dry_run", "steady_growth_mib_per_100k", "largest_email_kib",
+        "service_first_day_over_dry_run", "service_steady_day_over_dry_run", "service_rss_over_dry_run"}
+    assert "The daily job" in run.stdout and "The service's path" in run.stdout
     assert "stress vs fire-sale at 120" in run.stdout
     assert "check÷floor" in run.stdout and "naive loop measured on the first facilities" in run.stdout
