@@ -63,7 +63,12 @@ class Threshold:
         return divide(diff, CONTEXT.abs(self.value))
 
     def __str__(self) -> str:
-        return f"{self.op} {to_text(self.value)}"
+        # remembered: every result of a covenant shares its threshold, and the daily job writes the
+        # text of each (frozen, so straight into the instance's dict; not a field: equality ignores it)
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = f"{self.op} {to_text(self.value)}"
+        return text
 
 
 def last_compliant_day(threshold_op: str, limit: Decimal) -> int | None:

