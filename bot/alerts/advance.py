@@ -58,7 +58,7 @@ class AlertRun:
     emails: int = 0
     waived: dict[Key, date] = field(default_factory=dict)  # alert -> waived until
     unrouted: int = 0  # notifying events with no route at all
-    audit: list[dict] = field(default_factory=list, repr=False)  # rows not written yet
+    audit: list[tuple] = field(default_factory=list, repr=False)  # rows not written yet (``_audit_row``)
     status_changed: dict[Key, date] = field(default_factory=dict, repr=False)  # in this run, by an alert with more events
     states_written: int = 0
 
@@ -75,7 +75,7 @@ class Advanced:
 
     fresh: list[tuple] = field(default_factory=list)  # states to INSERT
     changed: list[tuple] = field(default_factory=list)  # states to UPDATE
-    audit: list[dict] = field(default_factory=list)
+    audit: list[tuple] = field(default_factory=list)  # ``_audit_row`` tuples
     kinds: Counter = field(default_factory=Counter)
     status_changed: dict[Key, date] = field(default_factory=dict)
     notified: list[tuple[tuple, PackedEvent]] = field(default_factory=list)  # (sort key, ``routed.pack``ed event)
@@ -235,12 +235,15 @@ def advance_alerts(
 # -- audit ---------------------------------------------------------------------------------------
 
 
-def _audit_row(kind: str, now: datetime, fid: str, cid: str, **values) -> dict:
-    return {"at": now, "kind": kind, "facility_id": fid, "covenant_id": cid, **values}
+def _audit_row(kind: str, now: datetime, fid: str, cid: str, *, as_of: date | None = None, status: str | None = None,
+               actor: str | None = None, notification_id: str | None = None, detail: str | None = None) -> tuple:
+    """One alert_audit row, in ``store.AUDIT_COLUMNS`` order: a plain tuple, since a large book's
+    first day makes tens of thousands on the worker processes and they cross to this one."""
+    return (now, kind, fid, cid, as_of, status, actor, notification_id, detail)
 
 
 def _audit_change(previous: AlertState | None, state: AlertState, events: list[AlertEvent],
-                  result: CovenantResult, now: datetime) -> list[dict]:
+                  result: CovenantResult, now: datetime) -> list[tuple]:
     rows = []
     fid, cid = state.facility_id, state.covenant_id
     before = previous.state if previous else "inactive"
@@ -256,7 +259,7 @@ def _audit_change(previous: AlertState | None, state: AlertState, events: list[A
     return rows
 
 
-def _event_row(event: AlertEvent, now: datetime, why: str, notification_id: str | None = None) -> dict:
+def _event_row(event: AlertEvent, now: datetime, why: str, notification_id: str | None = None) -> tuple:
     """The audit row of one alert event: what moved, the value against the threshold, what became of it."""
     from bot.notify.render import format_value
 
@@ -371,7 +374,7 @@ class RouteJob:
         return _detailed(load_routed(self.chunks, Unpacker()), self.contexts, self.covenants)
 
     def audit(self, items: list[tuple[AlertNotice, AlertContext]], own: set[tuple[str, str, str]], where: str
-              ) -> list[dict]:
+              ) -> list[tuple]:
         return _queued(self.notification_id, [e for e, _ in items], own, f"{where} {self.name}", self.now)
 
 
@@ -379,7 +382,7 @@ def _worst_keys(items: list[tuple[AlertNotice, AlertContext]], limit: int) -> li
     return [(e.facility_id, e.covenant_id) for e, _ in sorted(items, key=worst_first)[:limit]]
 
 
-def slack_group_job(job: RouteJob) -> tuple[str, str, list, list[Key], str, list[dict]]:
+def slack_group_job(job: RouteJob) -> tuple[str, str, list, list[Key], str, list[tuple]]:
     """Render one grouped Slack message and write the audit rows that link its events to it:
     (channel, text, blocks, the alerts it shows, notification id, audit rows)."""
     from bot.notify.render_slack import render_slack_group
@@ -390,7 +393,7 @@ def slack_group_job(job: RouteJob) -> tuple[str, str, list, list[Key], str, list
             job.audit(items, own, "Slack"))
 
 
-def email_job(job: RouteJob) -> tuple[list[str], Packed, str, list[dict]]:
+def email_job(job: RouteJob) -> tuple[list[str], Packed, str, list[tuple]]:
     """Render one alert e-mail, pack it for the outbox (``outbox.pack_email``) and write the audit
     rows that link its events to it: a module-level function, so worker processes make a large
     book's e-mails in parallel and this process only writes them."""
@@ -509,7 +512,7 @@ def _acknowledged(session: Session, key: Key, summary):
 
 
 def _queued(notification_id: str, events: Sequence[AlertEvent], own: set[tuple[str, str, str]], where: str,
-            now: datetime) -> list[dict]:
+            now: datetime) -> list[tuple]:
     """The audit rows linking each event to the message that carries it: the event's own row names
     its first message (``own``: the events this message's route carries first; one row per alert,
     not two); a further message (the same alert to Slack and by e-mail) gets a "queued" row."""

@@ -213,10 +213,12 @@ def audit(
                          status=status, actor=actor, notification_id=notification_id, detail=detail))
 
 
-def audit_rows(session: Session, rows: list[dict]) -> None:
-    """Many audit rows, a batch per INSERT (each a dict of ``AuditRow`` columns; ``at`` and ``kind`` required)."""
-    columns = ("at", "kind", "facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
-    _insert_batched(session, AuditRow.__table__, columns, rows, lambda row: tuple(row.get(name) for name in columns))
+AUDIT_COLUMNS = ("at", "kind", "facility_id", "covenant_id", "as_of", "status", "actor", "notification_id", "detail")
+
+
+def audit_rows(session: Session, rows: Sequence[tuple]) -> None:
+    """Many audit rows, a batch per INSERT (each a tuple in ``AUDIT_COLUMNS`` order)."""
+    _insert_batched(session, AuditRow.__table__, AUDIT_COLUMNS, rows, tuple)
 
 
 def history(session: Session, facility_id: str, covenant_id: str | None = None,
