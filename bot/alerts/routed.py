@@ -131,21 +131,20 @@ class RoutedEvents:
         self.latest: date | None = None
         self._file: IO[bytes] | None = None
         self._seq = 0
+        # (covenant, facility's channel, facility's owner, severity) -> (routes, the one carrying first):
+        # a book has a few hundred such combinations and a first day tens of thousands of events
+        self._targets: dict[tuple, tuple[list[Route], Route | None]] = {}
 
     def add(self, key: tuple, packed: PackedEvent) -> bool:
         """Route an event (``pack``ed, with its ``sort_key``); False when it has no route at all."""
-        covenant = self.ruleset.covenant(packed[2])
-        if covenant is None:  # pragma: no cover - events come from this rule set
-            return False
         facility = packed[-1]
-        routes = routes_for(covenant, facility[8], facility[7], packed[5],
-                            self.settings.default_slack_channel, self.settings.default_email)
-        targets = [self._route(self.channels, name, True) for name in routes.slack]
-        targets += [self._route(self.addresses, name, False) for name in routes.email]
-        if not targets:
+        how = (packed[2], facility[8], facility[7], packed[5])
+        known = self._targets.get(how)
+        if known is None:
+            known = self._targets[how] = self._targets_of(*how)
+        targets, first = known
+        if first is None:
             return False
-        first = min((r for r in targets if r.slack), key=lambda r: r.position, default=None) \
-            or min(targets, key=lambda r: r.position)
         as_of = date.fromordinal(packed[8])
         self._seq += 1
         for route in targets:
@@ -160,6 +159,22 @@ class RoutedEvents:
                 self._flush(route)
         self.latest = as_of if self.latest is None else max(self.latest, as_of)
         return True
+
+    def _targets_of(self, covenant_id: str, channel: str | None, owner: str | None, severity: str
+                    ) -> tuple[list[Route], Route | None]:
+        covenant = self.ruleset.covenant(covenant_id)
+        if covenant is None:  # pragma: no cover - events come from this rule set
+            return [], None
+        routes = routes_for(covenant, channel, owner, severity, self.settings.default_slack_channel,
+                            self.settings.default_email)
+        targets = [self._route(self.channels, name, True) for name in routes.slack]
+        targets += [self._route(self.addresses, name, False) for name in routes.email]
+        if not targets:
+            return [], None
+        # Slack first, then e-mail, each in the order the routes first appeared (they keep it)
+        first = min((r for r in targets if r.slack), key=lambda r: r.position, default=None) \
+            or min(targets, key=lambda r: r.position)
+        return targets, first
 
     def routes(self) -> list[Route]:
         """Every route, in the order its messages are queued (Slack channels, then e-mails)."""

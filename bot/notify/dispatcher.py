@@ -111,6 +111,7 @@ class Dispatcher:
         self._last_post: dict[str, float] = {}
         self._held_until: dict[str, float] = {}  # channel -> clock() before which Slack asked us to wait
         self._deadline = float("inf")
+        self._filed: list[tuple[OutboxRow, Path]] = []  # written to the file outbox, to mark sent
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -139,10 +140,13 @@ class Dispatcher:
                 self.sleep(wait)
                 continue
             tried = 0
-            for row in due:
-                if self.clock() >= self._deadline:
-                    break
-                tried += self._deliver(row, report)
+            try:
+                for row in due:
+                    if self.clock() >= self._deadline:
+                        break
+                    tried += self._deliver(row, report)
+            finally:
+                self._filed_sent()
             if not tried or self.clock() >= self._deadline:
                 break
         with session_scope(self.engine) as session:
@@ -204,6 +208,8 @@ class Dispatcher:
         report.sent += 1
 
     def _to_file(self, row: OutboxRow, report: DispatchReport) -> None:
+        """Write the message to the file outbox; it is marked sent with the rest of its batch
+        (``_filed_sent``): a crash in between writes the same files again, under the same names."""
         payload = outbox.payload_of(row)
         if row.transport == "slack":
             thread = f"{row.facility_id}/{row.covenant_id}" if row.thread_role == "reply" else None
@@ -211,9 +217,20 @@ class Dispatcher:
                                             payload.get("blocks") or [], thread)]
         else:
             paths = self.files.write_email(self._outgoing(row), row.notification_id)
-        self._sent(row, "file", None, report, note=f"written to {paths[0]}")
+        self._filed.append((row, paths[0]))
         report.written += 1
         report.files.extend(paths)
+
+    def _filed_sent(self) -> None:
+        """Mark the messages written to files sent, in one transaction (a first day writes hundreds)."""
+        if not self._filed:
+            return
+        now = self.now()
+        with session_scope(self.engine) as session:
+            for row, path in self._filed:
+                outbox.mark_sent(session, row.id, now, "file")
+                self._audit(session, row, "delivered", now, f"written to {path}")
+        self._filed = []
 
     # -- stages' helpers ---------------------------------------------------------------------------
 

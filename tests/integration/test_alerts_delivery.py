@@ -231,3 +231,41 @@ def test_a_low_severity_covenant_without_an_owner_stays_out_of_the_default_inbox
     book.set_status(DAY, "breach", ["FAC-1"])
     book.check(DAY)
     assert sorted((r.transport, r.route) for r in outbox_rows(book)) == [("slack", "#credit-alerts")]
+
+
+def test_file_outbox_marks_what_it_wrote_sent_even_when_a_later_write_fails(tmp_path):
+    """Messages written to files are marked sent a batch at a time; a write that fails leaves the
+    earlier ones sent (with their delivery log line) and the rest queued for the next dispatch."""
+    from bot.config import load_settings
+    from bot.notify import outbox
+    from bot.notify.dispatcher import Dispatcher
+    from bot.notify.file_outbox import FileOutbox
+
+    book = make_book(tmp_path / "book")
+    book.write_facilities([("FAC-1", "Lambda-ish Cloud LLC", "", "")])  # a schema and a book
+    engine = book.engine()
+    now = dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc)
+    with session_scope(engine) as session:
+        for n in range(3):
+            outbox.enqueue_slack(session, "#credit-alerts", f"message {n}", kind="test", now=now)
+
+    class FullDisk(FileOutbox):
+        writes = 0
+
+        def write_slack(self, *args, **kwargs):
+            FullDisk.writes += 1
+            if FullDisk.writes == 2:
+                raise OSError(28, "No space left on device")
+            return super().write_slack(*args, **kwargs)
+
+    with book.environment():
+        settings = load_settings()
+    with pytest.raises(OSError):
+        Dispatcher(engine, settings, files=FullDisk(book.outbox_dir, settings.email_from)).run()
+    rows = outbox_rows(book)
+    assert [r.state for r in rows] == ["sent", "queued", "queued"]
+    with session_scope(engine) as session:
+        logged = list(session.scalars(select(DeliveryLogRow.notification_id).where(DeliveryLogRow.kind == "delivered")))
+    assert logged == [rows[0].notification_id]
+    report = Dispatcher(engine, settings, files=FullDisk(book.outbox_dir, settings.email_from)).run()
+    assert report.written == 2 and [r.state for r in outbox_rows(book)] == ["sent"] * 3
