@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import IO
 
 from bot.alerts.lifecycle import AlertEvent
@@ -121,6 +121,9 @@ class Route:
     chunks: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (offset, length) in the file
 
 
+_position = attrgetter("position")
+
+
 class RoutedEvents:
     """The routes of one check's events to send, each with its events (in arrival order)."""
 
@@ -167,14 +170,11 @@ class RoutedEvents:
             return [], None
         routes = routes_for(covenant, channel, owner, severity, self.settings.default_slack_channel,
                             self.settings.default_email)
-        targets = [self._route(self.channels, name, True) for name in routes.slack]
-        targets += [self._route(self.addresses, name, False) for name in routes.email]
-        if not targets:
-            return [], None
+        slack = [self._route(self.channels, name, True) for name in routes.slack]
+        email = [self._route(self.addresses, name, False) for name in routes.email]
         # Slack first, then e-mail, each in the order the routes first appeared (they keep it)
-        first = min((r for r in targets if r.slack), key=lambda r: r.position, default=None) \
-            or min(targets, key=lambda r: r.position)
-        return targets, first
+        first = min(slack or email, key=_position) if slack or email else None
+        return slack + email, first
 
     def routes(self) -> list[Route]:
         """Every route, in the order its messages are queued (Slack channels, then e-mails)."""
