@@ -198,16 +198,22 @@ class AlertAdvance:
         ``map_`` (a ``map`` of a module-level function, e.g. on worker processes) let the messages'
         heavy work run elsewhere; by default it runs here."""
         self._advance_chunk()
-        store.write_states(session, self._fresh, self._changed, self.now)
-        if self.staged_for is not None:
-            store.apply_staged_states(session, self.staged_for, self.now)
-        self.run.states_written = len(self._fresh) + len(self._changed) + self._staged
-        self._fresh, self._changed = [], []
-        store.clear_stale_acknowledgements(session)
         self.run.latest = self.routed.latest
         try:
-            _queue(session, self.run, self.routed, self.ruleset, self.now, self.settings,
-                   details_of or (lambda keys: [_details_here(session, self.ruleset, self.run.as_of(), keys)]),
+            shown, events, bare = _shown_in_full(self.routed, self.ruleset)
+            details: Iterable[Details] = []
+            if bare:  # on the workers, if any: they start now, while this process writes the states
+                keys = sorted(bare)
+                details = (details_of(keys) if details_of is not None
+                           else [_details_here(session, self.ruleset, self.run.as_of(), keys)])
+            store.write_states(session, self._fresh, self._changed, self.now)
+            if self.staged_for is not None:
+                store.apply_staged_states(session, self.staged_for, self.now)
+            self.run.states_written = len(self._fresh) + len(self._changed) + self._staged
+            self._fresh, self._changed = [], []
+            store.clear_stale_acknowledgements(session)
+            full = _full_contexts(bare, events, details)
+            _queue(session, self.run, self.routed, self.ruleset, self.now, self.settings, shown, full,
                    map_ or _local_map)
         finally:
             self.routed.close()
@@ -288,12 +294,11 @@ def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     return map(fn, items)
 
 
-def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleSet, now: datetime,
-           settings: Settings, details_of: Callable[[list[Key]], Iterable[Details]],
-           map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
-    """Choose what each message shows in full, read the trends and inputs of those alerts only,
-    render into the outbox one route at a time (a large book's first day has hundreds of
-    thousands of events: only one route's are in memory at once, see ``bot.alerts.routed``)."""
+def _shown_in_full(routed: RoutedEvents, ruleset: RuleSet
+                   ) -> tuple[dict[int, list[Key]], dict[Key, AlertEvent], dict[Key, AlertContext]]:
+    """What each message shows in full: per route (by ``id``) its alerts shown in full, and per
+    such alert its first event and its context so far (facility and covenant, without the trend
+    and inputs that ``_full_contexts`` adds)."""
     first: dict[Key, tuple[int, AlertEvent, Facility]] = {}  # per alert shown in full: its first event
     shown: dict[int, list[Key]] = {}  # id(route) -> the alerts its message shows in full
     unpack = Unpacker()
@@ -306,7 +311,15 @@ def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleS
                 first[key] = (seq, event, facility)
     bare = {key: AlertContext(facility, ruleset.covenant(key[1])) for key, (_, _, facility) in first.items()  # type: ignore[arg-type]
             if ruleset.covenant(key[1]) is not None}
-    full = _full_contexts(bare, {key: event for key, (_, event, _) in first.items()}, details_of)
+    return shown, {key: event for key, (_, event, _) in first.items()}, bare
+
+
+def _queue(session: Session, run: AlertRun, routed: RoutedEvents, ruleset: RuleSet, now: datetime,
+           settings: Settings, shown: Mapping[int, list[Key]], full: Mapping[Key, AlertContext],
+           map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]) -> None:
+    """Render into the outbox one route at a time, each message with the alerts it shows in full
+    (``full``, see ``_shown_in_full``; a large book's first day has hundreds of thousands of
+    events: only one route's are in memory at once, see ``bot.alerts.routed``)."""
     covenants = {c.id: c for c in ruleset.covenants}
 
     def job(route: Route) -> RouteJob:
@@ -407,13 +420,14 @@ def email_job(job: RouteJob) -> tuple[list[str], Packed, str, list[tuple]]:
 
 
 def _full_contexts(contexts: dict[Key, AlertContext], events: Mapping[Key, AlertEvent],
-                   details_of: Callable[[list[Key]], Iterable[Details]]) -> dict[Key, AlertContext]:
-    """The contexts of the alerts shown in full: trend, `explain` inputs and forward note."""
+                   details: Iterable[Details]) -> dict[Key, AlertContext]:
+    """The contexts of the alerts shown in full: trend, `explain` inputs (``details``, in parts)
+    and forward note."""
     if not contexts:
         return {}
     inputs: dict[str, list[str]] = {}
     trends: dict[Key, list[Decimal]] = {}
-    for part_inputs, part_trends in details_of(sorted(contexts)):
+    for part_inputs, part_trends in details:
         inputs.update(part_inputs)
         trends.update(part_trends)
     return {key: replace(ctx, trend=trends.get(key, ()), explain_lines=inputs.get(key[0], ()),
