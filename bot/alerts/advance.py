@@ -92,10 +92,12 @@ def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, Aler
     fresh, changed, audit, notified = out.fresh, out.changed, out.audit, out.notified
     for result in results:
         key = (result.facility_id, result.covenant_id)
+        previous = states.get(key)
+        if previous is None and result.status == "ok":
+            continue  # met, and no alert stored (at rest): it stays at rest, nothing to write or say
         covenant = covenants.get(result.covenant_id)
         if covenant is None:  # pragma: no cover - results come from this rule set
             continue
-        previous = states.get(key)
         state, events = advance(previous, result, covenant, now, waivers.get(key))
         if state_changed(previous, state):  # more than its annotations: a steady day writes little
             (fresh if previous is None else changed).append(store.state_row(state))

@@ -98,3 +98,22 @@ def test_an_earlier_test_date_run_again_does_not_count_a_later_one_twice():
         kinds.append([e.kind for e in events])
     assert kinds == [["firing"], [], [], [], ["resolved"]]
     assert state.as_of == DAY0 + timedelta(days=2)
+
+
+def test_the_daily_job_skips_a_met_covenant_without_a_stored_alert_as_advance_would():
+    """Most of a book on most days: met, no alert stored. ``advance_results`` skips it without
+    advancing; ``advance`` says the same (nothing to write, no event)."""
+    from bot.alerts.advance import advance_results
+
+    cov = Covenant(id="min-dscr", must_be=MUST_BE, metric="dscr_ttm", severity="high", alert=AlertOptions())
+    now = datetime(2026, 1, 5, 6, tzinfo=timezone.utc)
+    state, events = advance(None, _result("ok", 0, 0), cov, now, None)
+    assert events == [] and not changed(None, state)
+    skipped = advance_results([_result("ok", 0, 0)], {}, {"min-dscr": cov}, {}, now, lambda fid: None)
+    assert (skipped.fresh, skipped.changed, skipped.audit, skipped.notified, skipped.kinds) == ([], [], [], [], {})
+    breach = advance_results([_result("breach", 0, 0)], {}, {"min-dscr": cov}, {}, now, lambda fid: None)
+    assert len(breach.fresh) == 1 and breach.kinds == {"firing": 1}
+    stored = AlertState("FAC-1", "min-dscr", state="firing", alert_status="breach", status="breach", as_of=DAY0)
+    cured = advance_results([_result("ok", 1, 0)], {("FAC-1", "min-dscr"): stored}, {"min-dscr": cov}, {}, now,
+                            lambda fid: None)
+    assert cured.kinds == {"resolved": 1}  # a stored alert is advanced as ever
