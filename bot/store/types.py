@@ -49,6 +49,10 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type:
+        return datetime  # (TypeDecorator says ``object``) bulk inserts remember a datetime's conversion
+
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
