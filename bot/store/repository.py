@@ -268,7 +268,7 @@ def save_evaluation(
     """Store one evaluation run and its results (bulk inserts, ``results`` consumed as it streams);
     returns the run id."""
     run_id = start_run(session, kind, as_of, started_at, rules_digest)
-    save_result_rows(session, run_id, map(result_row, results))
+    save_results(session, run_id, results)
     finish_run(session, run_id, finished_at)
     return run_id
 
@@ -287,34 +287,24 @@ def finish_run(session: Session, run_id: int, finished_at: datetime | None = Non
     session.execute(RUNS.update().where(RUNS.c.id == run_id).values(finished_at=done))
 
 
-def result_row(r: CovenantResult) -> dict[str, Any]:
-    """The row ``save_result_rows`` stores for one result (its ``metric`` goes to evaluation_metrics;
-    the headroom is not stored: readers derive it from the value and the threshold)."""
-    return {
-        "as_of": r.as_of,
-        "facility_id": r.facility_id,
-        "covenant_id": r.covenant_id,
-        "metric": r.metric,
-        "value": r.value,
-        "threshold": str(r.threshold),
-        "status": r.status,
-        "reason": r.reason,
-        "months_to_breach": r.months_to_breach,
-    }
-
-
-def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any]],
-                     batch_size: int = _INSERT_CHUNK) -> int:
-    """Append rows built by ``result_row`` to a started run, ``batch_size`` per INSERT, never holding
-    more than one batch; returns how many. May be called several times for one run (a run written in
-    pieces). The dicts are taken over (``metric`` is moved out, ``run_id`` set).
-
-    A covenant's metric is stored once per run (``evaluation_metrics``); a second, different metric
+def save_results(session: Session, run_id: int, results: Iterable[CovenantResult],
+                 batch_size: int = _INSERT_CHUNK) -> int:
+    """Append results to a started run, ``batch_size`` per INSERT, never holding more than one
+    batch; returns how many. May be called several times for one run (a run written in pieces).
+    The headroom is not stored (readers derive it from the value and the threshold) and a
+    covenant's metric is stored once per run (``evaluation_metrics``); a second, different metric
     for the same covenant in one run is refused (ValueError): readers could not tell them apart."""
+    return _save(session, run_id, ((r.covenant_id, r.metric, (
+        run_id, r.as_of, r.facility_id, r.covenant_id, r.value, str(r.threshold), r.status, r.reason,
+        r.months_to_breach)) for r in results), batch_size)
+
+
+def _save(session: Session, run_id: int, rows: Iterable[tuple[str, str, tuple]], batch_size: int) -> int:
+    """(covenant_id, metric, the row in ``_RESULT_INSERT_COLUMNS`` order) of each result, stored."""
     stmt = select(METRICS.c.covenant_id, METRICS.c.metric).where(METRICS.c.run_id == run_id)
     known: dict[str, str] = {cid: metric for cid, metric in session.execute(stmt)}
     new_metrics: list[dict[str, Any]] = []
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple] = []
     count = 0
 
     def flush() -> None:
@@ -322,19 +312,16 @@ def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any
             session.execute(insert(METRICS), new_metrics)
             new_metrics.clear()
         if batch:
-            _insert_results(session, batch)
+            insert_many(session, RESULTS, _RESULT_INSERT_COLUMNS, batch)
             batch.clear()
 
-    for row in rows:
-        metric = row.pop("metric")
-        covenant_id = row["covenant_id"]
+    for covenant_id, metric, row in rows:
         seen = known.get(covenant_id)
-        if seen is None:
+        if seen != metric:
+            if seen is not None:
+                raise ValueError(f"covenant {covenant_id!r} has two metrics in run {run_id}: {seen!r} and {metric!r}")
             known[covenant_id] = metric
             new_metrics.append({"run_id": run_id, "covenant_id": covenant_id, "metric": metric})
-        elif seen != metric:
-            raise ValueError(f"covenant {covenant_id!r} has two metrics in run {run_id}: {seen!r} and {metric!r}")
-        row["run_id"] = run_id
         batch.append(row)
         count += 1
         if len(batch) >= batch_size:
@@ -345,12 +332,6 @@ def save_result_rows(session: Session, run_id: int, rows: Iterable[dict[str, Any
 
 _RESULT_INSERT_COLUMNS = ("run_id", "as_of", "facility_id", "covenant_id", "value", "threshold", "status", "reason",
                           "months_to_breach")
-
-
-def _insert_results(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One driver-level executemany of result rows (``insert_many``: the daily job stores hundreds
-    of thousands)."""
-    insert_many(session, RESULTS, _RESULT_INSERT_COLUMNS, [tuple(r[c] for c in _RESULT_INSERT_COLUMNS) for r in rows])
 
 
 @dataclasses.dataclass(frozen=True)

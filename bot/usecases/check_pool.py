@@ -38,7 +38,7 @@ from bot.domain.results import SEVERITY_ORDER, CovenantResult
 from bot.domain.rulebook import Covenant, RuleSet
 from bot.notify import templates
 from bot.store.db import read_scope, session_scope
-from bot.store.repository import result_row, save_result_rows
+from bot.store.repository import save_results
 from bot.usecases.evaluate import evaluate_chunks, open_book
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _store_and_advance(daily: DailyJob, first: str, last: str, results: list[Cov
     by_id = {f.facility_id: f for f in facilities}
     advanced: Advanced = _worker["advance"](results, states, _worker["by_id"], _worker["waivers"], daily.now, by_id.get)
     with session_scope(engine) as session:
-        save_result_rows(session, daily.run_id, map(result_row, results))
+        save_results(session, daily.run_id, results)
         advanced.staged = _worker["stage"](session, daily.run_id, advanced.fresh, advanced.changed)
     advanced.fresh, advanced.changed = [], []  # staged: the parent need not hold them
     return advanced

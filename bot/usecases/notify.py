@@ -37,8 +37,7 @@ from bot.store.repository import (
     facility_records,
     finish_run,
     iter_run_results,
-    result_row,
-    save_result_rows,
+    save_results,
     start_run,
 )
 from bot.usecases import check_pool
@@ -175,14 +174,14 @@ def _here(engine: Engine, ruleset: RuleSet, as_of: date, run_id: int, advancing:
         if on_facilities is not None:
             on_facilities(facilities)
 
-    rows: list[dict[str, Any]] = []
+    rows: list[CovenantResult] = []
     for result in evaluations(engine, ruleset, as_of, facility_ids=facility_ids, covenant_ids=covenant_ids,
                               on_facilities=lambda chunk: seen([d.facility for d in chunk])):
         tally[(result.covenant_id, result.status)] += 1
         if on_result is not None:
             on_result(result)
         advancing.add(result)
-        rows.append(result_row(result))
+        rows.append(result)
         if len(rows) >= RESULTS_PER_TRANSACTION:
             _store(engine, run_id, rows)
     _store(engine, run_id, rows)
@@ -253,9 +252,9 @@ def _discard(engine: Engine, run_id: int) -> None:
         log.warning("could not remove the unfinished run %s", run_id, exc_info=True)
 
 
-def _store(engine: Engine, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """Append ``rows`` to the run in one short write transaction (and empty the list)."""
-    if rows:
+def _store(engine: Engine, run_id: int, results: list[CovenantResult]) -> None:
+    """Append ``results`` to the run in one short write transaction (and empty the list)."""
+    if results:
         with session_scope(engine) as session:
-            save_result_rows(session, run_id, rows)
-        rows.clear()
+            save_results(session, run_id, results)
+        results.clear()

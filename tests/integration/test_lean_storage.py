@@ -35,10 +35,9 @@ from bot.store.repository import (
     METRICS,
     RESULTS,
     latest_result,
-    result_row,
     run_results,
     save_evaluation,
-    save_result_rows,
+    save_results,
     start_run,
 )
 from bot.store.retention import prune_results
@@ -118,14 +117,14 @@ def test_one_covenant_with_two_metrics_in_one_run_is_refused(engine):
 
 
 def test_rows_can_be_written_to_a_run_in_pieces(engine):
-    """The lower level: a run started, rows built elsewhere written in several calls, then finished."""
+    """The lower level: a run started, results written in several calls, then finished."""
     first = [_result(f"F-{i}", "a-cov", str(i)) for i in range(3)]
     second = [_result(f"F-{i}", "a-cov", str(i)) for i in range(3, 6)] + [_result("F-9", "b-cov", None, "<= 0.7")]
     with session_scope(engine) as session:
         run_id = start_run(session, "check", AS_OF, NOW, "d")
-        assert save_result_rows(session, run_id, (result_row(r) for r in first)) == 3
+        assert save_results(session, run_id, iter(first)) == 3
     with session_scope(engine) as session:  # another transaction: the run's metrics are found again
-        assert save_result_rows(session, run_id, (result_row(r) for r in second)) == 4
+        assert save_results(session, run_id, iter(second)) == 4
     with session_scope(engine) as session:
         assert run_results(session, run_id) == first + second
         assert session.scalar(select(func.count()).select_from(METRICS).where(METRICS.c.run_id == run_id)) == 2
