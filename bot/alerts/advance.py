@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.alerts import store
 from bot.alerts.grouping import split_for_delivery
 from bot.alerts.lifecycle import AlertEvent, AlertState, advance, changed as state_changed
-from bot.alerts.routed import PackedEvent, Route, Routed, RoutedEvents, Unpacker, pack, sort_key
+from bot.alerts.routed import PackedEvent, Route, RouteGroup, Routed, RoutedEvents, Unpacker, by_routes, pack, sort_key
 from bot.alerts.routed import load as load_routed
 from bot.alerts.tables import AlertStateRow
 from bot.alerts.waivers import Waiver
@@ -79,8 +79,17 @@ class Advanced:
     kinds: Counter = field(default_factory=Counter)
     status_changed: dict[Key, date] = field(default_factory=dict)
     notified: list[tuple[tuple, PackedEvent]] = field(default_factory=list)  # (sort key, ``routed.pack``ed event)
+    groups: list[RouteGroup] | None = None  # or those grouped by route already (``group``, on a worker)
+    events: int = 0  # how many ``groups`` hold
     waived: dict[Key, date] = field(default_factory=dict)
     staged: int = 0  # states staged in the database instead (``store.stage_states``)
+
+    def group(self, covenants: Mapping[str, Any], default_slack_channel: str | None, default_email: str | None
+              ) -> None:
+        """Group the events to send by route (``routed.by_routes``), on the worker that advanced
+        them: the check's process then routes a run a group at a time."""
+        self.groups = by_routes(self.notified, covenants, default_slack_channel, default_email)
+        self.events, self.notified = len(self.notified), []
 
 
 def advance_results(results: Iterable[CovenantResult], states: Mapping[Key, AlertState],
@@ -182,14 +191,16 @@ class AlertAdvance:
         run.kinds.update(advanced.kinds)
         run.status_changed.update(advanced.status_changed)
         run.waived.update(advanced.waived)
-        for key, packed in advanced.notified:
-            if not self.routed.add(key, packed):
-                event, _ = Unpacker()(packed)
-                run.unrouted += 1
-                run.audit.append(_event_row(event, self.now, "not sent: no route"))
-                run.audit.append(_audit_row(
-                    "unrouted", self.now, event.facility_id, event.covenant_id, as_of=event.as_of,
-                    status=event.status, detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
+        if advanced.groups is None:  # advanced here
+            advanced.group(self.covenants, self.settings.default_slack_channel, self.settings.default_email)
+        assert advanced.groups is not None
+        for packed in self.routed.add_run(advanced.groups, advanced.events):
+            event, _ = Unpacker()(packed)
+            run.unrouted += 1
+            run.audit.append(_event_row(event, self.now, "not sent: no route"))
+            run.audit.append(_audit_row(
+                "unrouted", self.now, event.facility_id, event.covenant_id, as_of=event.as_of,
+                status=event.status, detail=f"{event.kind}: no Slack channel or e-mail address to send it to"))
 
     def finish(self, session: Session, *, details_of: Callable[[list[Key]], Iterable[Details]] | None = None,
                map_: Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]] | None = None) -> AlertRun:

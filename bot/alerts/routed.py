@@ -13,13 +13,14 @@ row is the event's own (``bot.alerts.advance._queued``).
 
 from __future__ import annotations
 
+import heapq
 import marshal
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter, itemgetter
-from typing import IO
+from typing import IO, Mapping, Sequence
 
 from bot.alerts.lifecycle import AlertEvent
 from bot.alerts.routing import routes_for
@@ -27,7 +28,7 @@ from bot.alerts.waivers import Waiver
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
-from bot.domain.rulebook import RuleSet
+from bot.domain.rulebook import Covenant, RuleSet
 from bot.domain.thresholds import Threshold
 from bot.notify.render import worst_first
 from bot.notify.render_email import MAX_DETAILED
@@ -117,7 +118,7 @@ class Route:
     count: int = 0
     latest: date | None = None  # the latest test date of its events
     top: list[tuple[tuple, int, PackedEvent]] = field(default_factory=list, repr=False)
-    pending: list[tuple[PackedEvent, bool]] = field(default_factory=list, repr=False)
+    pending: list[tuple[PackedEvent, bool, int]] = field(default_factory=list, repr=False)  # (event, first, number)
     chunks: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (offset, length) in the file
 
 
@@ -134,47 +135,47 @@ class RoutedEvents:
         self.latest: date | None = None
         self._file: IO[bytes] | None = None
         self._seq = 0
-        # (covenant, facility's channel, facility's owner, severity) -> (routes, the one carrying first):
-        # a book has a few hundred such combinations and a first day tens of thousands of events
-        self._targets: dict[tuple, tuple[list[Route], Route | None]] = {}
+        self._targets: dict[tuple, tuple[list[Route], Route | None]] = {}  # (Slack, e-mail names) -> ...
 
-    def add(self, key: tuple, packed: PackedEvent) -> bool:
-        """Route an event (``pack``ed, with its ``sort_key``); False when it has no route at all."""
-        facility = packed[-1]
-        how = (packed[2], facility[8], facility[7], packed[5])
-        known = self._targets.get(how)
+    def add_run(self, groups: Sequence[RouteGroup], events: int) -> list[PackedEvent]:
+        """Route the events to send of one run of facilities (``by_routes``: grouped by where they
+        go, numbered in arrival order within the run; ``events`` of them in all), after those of
+        the runs before. Returns the events with no route at all, in arrival order."""
+        base = self._seq
+        unrouted: list[PackedEvent] = []
+        for slack, email, items in groups:
+            targets, first = self._targets_for(slack, email)
+            if first is None:
+                unrouted += [packed for _, _, packed in items]
+                continue
+            numbered = [(key, base + n, packed) for key, n, packed in items]  # arrival number in the check
+            latest = date.fromordinal(max(packed[8] for _, _, packed in items))
+            self.latest = latest if self.latest is None else max(self.latest, latest)
+            for route in targets:
+                route.count += len(items)
+                route.latest = latest if route.latest is None else max(route.latest, latest)
+                route.top += heapq.nsmallest(route.keep, numbered)  # (sort key, number): never a tie
+                if len(route.top) >= 2 * route.keep:
+                    route.top.sort(key=itemgetter(0, 1))
+                    del route.top[route.keep:]
+                carries_first = route is first
+                route.pending += [(packed, carries_first, seq) for _, seq, packed in numbered]
+                if len(route.pending) >= FLUSH:
+                    self._flush(route)
+        self._seq = base + events
+        return unrouted
+
+    def _targets_for(self, slack_names: tuple[str, ...], email_names: tuple[str, ...]
+                     ) -> tuple[list[Route], Route | None]:
+        """The routes of these names (made as they first appear) and the one that carries an
+        event first: Slack first, then e-mail, each in the order the routes first appeared."""
+        known = self._targets.get((slack_names, email_names))
         if known is None:
-            known = self._targets[how] = self._targets_of(*how)
-        targets, first = known
-        if first is None:
-            return False
-        as_of = date.fromordinal(packed[8])
-        self._seq += 1
-        for route in targets:
-            route.count += 1
-            route.latest = as_of if route.latest is None else max(route.latest, as_of)
-            route.top.append((key, self._seq, packed))
-            if len(route.top) >= 2 * route.keep:
-                route.top.sort(key=itemgetter(0, 1))
-                del route.top[route.keep:]
-            route.pending.append((packed, route is first))
-            if len(route.pending) >= FLUSH:
-                self._flush(route)
-        self.latest = as_of if self.latest is None else max(self.latest, as_of)
-        return True
-
-    def _targets_of(self, covenant_id: str, channel: str | None, owner: str | None, severity: str
-                    ) -> tuple[list[Route], Route | None]:
-        covenant = self.ruleset.covenant(covenant_id)
-        if covenant is None:  # pragma: no cover - events come from this rule set
-            return [], None
-        routes = routes_for(covenant, channel, owner, severity, self.settings.default_slack_channel,
-                            self.settings.default_email)
-        slack = [self._route(self.channels, name, True) for name in routes.slack]
-        email = [self._route(self.addresses, name, False) for name in routes.email]
-        # Slack first, then e-mail, each in the order the routes first appeared (they keep it)
-        first = min(slack or email, key=_position) if slack or email else None
-        return slack + email, first
+            slack = [self._route(self.channels, name, True) for name in slack_names]
+            email = [self._route(self.addresses, name, False) for name in email_names]
+            first = min(slack or email, key=_position) if slack or email else None
+            known = self._targets[(slack_names, email_names)] = (slack + email, first)
+        return known
 
     def routes(self) -> list[Route]:
         """Every route, in the order its messages are queued (Slack channels, then e-mails)."""
@@ -228,5 +229,35 @@ class RoutedEvents:
 
 
 def load(chunks: list[bytes], unpack: Unpacker) -> list[Routed]:
-    """The events of a route's ``stored`` chunks, in arrival order."""
-    return [(*unpack(packed), first) for data in chunks for packed, first in marshal.loads(data)]
+    """The events of a route's ``stored`` chunks, in arrival order (a run's events come a group at
+    a time, ``add_run``: their numbers put them back in order)."""
+    entries = sorted((entry for data in chunks for entry in marshal.loads(data)), key=itemgetter(2))
+    return [(*unpack(packed), first) for packed, first, _ in entries]
+
+
+RouteGroup = tuple[tuple[str, ...], tuple[str, ...], list[tuple[tuple, int, PackedEvent]]]
+# (Slack channels, e-mail addresses, the events going to exactly those: (sort key, number in the run, packed))
+
+
+def by_routes(notified: Sequence[tuple[tuple, PackedEvent]], covenants: Mapping[str, Covenant],
+              default_slack_channel: str | None, default_email: str | None) -> list[RouteGroup]:
+    """The events to send of one run (``(sort_key, pack)``, in arrival order), grouped by the
+    routes they go to (``routes_for``) in the order each group first appears, each event with its
+    number in the run. Pure: a worker process groups its runs, so the check's own process takes a
+    run's events a group at a time (``RoutedEvents.add_run``) instead of one at a time."""
+    groups: dict[tuple, RouteGroup] = {}
+    names_of: dict[tuple, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for n, (key, packed) in enumerate(notified):
+        facility = packed[-1]
+        how = (packed[2], facility[8], facility[7], packed[5])  # covenant, channel, owner, severity
+        names = names_of.get(how)
+        if names is None:
+            covenant = covenants.get(packed[2])
+            routes = (routes_for(covenant, facility[8], facility[7], packed[5], default_slack_channel, default_email)
+                      if covenant is not None else None)
+            names = names_of[how] = (routes.slack, routes.email) if routes is not None else ((), ())
+        group = groups.get(names)
+        if group is None:
+            group = groups[names] = (names[0], names[1], [])
+        group[2].append((key, n, packed))
+    return list(groups.values())

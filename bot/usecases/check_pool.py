@@ -100,6 +100,8 @@ class DailyJob:
 
     run_id: int
     now: datetime
+    default_slack_channel: str | None = None  # where an alert with no route of that kind goes
+    default_email: str | None = None
 
 
 def _start_worker(open_engine: Callable[[], Engine], ruleset: RuleSet, covenants: list[Covenant],
@@ -158,6 +160,7 @@ def _store_and_advance(daily: DailyJob, first: str, last: str, results: list[Cov
         save_results(session, daily.run_id, results)
         advanced.staged = _worker["stage"](session, daily.run_id, advanced.fresh, advanced.changed)
     advanced.fresh, advanced.changed = [], []  # staged: the parent need not hold them
+    advanced.group(_worker["by_id"], daily.default_slack_channel, daily.default_email)
     return advanced
 
 

@@ -145,7 +145,8 @@ def _on_workers(engine: Engine, worker_engine: Callable[[], Engine], plan: tuple
             worker_engine, ruleset, covenants, as_of, ranges, workers, keep=keep,
             render=rendered.render if rendered is not None else None,
             separator=rendered.separator if rendered is not None else "",
-            daily=check_pool.DailyJob(run_id, now)) as pool:
+            daily=check_pool.DailyJob(run_id, now, advancing.settings.default_slack_channel,
+                                      advancing.settings.default_email)) as pool:
         for run in pool.runs:
             assert run.tally is not None and run.advanced is not None
             tally.update(run.tally)
