@@ -1,7 +1,9 @@
 """The events a check must send, routed as they arrive and kept per route outside memory.
 
-A large book's first day opens hundreds of thousands of alerts. Each event to send is routed as
-soon as it is known (``RoutedEvents.add``) and appended to its routes' lists in a temporary file;
+A large book's first day opens hundreds of thousands of alerts. The events to send of each run of
+facilities are grouped by where they go (``by_routes``, on the worker that advanced them), routed a
+group at a time as the runs come back (``RoutedEvents.add_run``) and appended to their routes'
+lists in a temporary file, each with its arrival number;
 memory keeps, per route, only its count, its latest test date and its worst few: the alerts its
 message shows in full (``bot.notify.render_email.MAX_DETAILED``; every alert of a few on Slack). The
 messages are then made one route at a time (``events_of``): memory holds one route's events at most.
