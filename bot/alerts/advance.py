@@ -143,7 +143,7 @@ class AlertAdvance:
         self.covenants = {c.id: c for c in ruleset.covenants}
         self._given = facilities
         self._seen: dict[str, Facility] = {}  # facilities of the results not advanced yet, in id order
-        self.routed = RoutedEvents(ruleset, settings)  # the events to send, per route (mostly on disk)
+        self.routed = RoutedEvents(settings)  # the events to send, per route (mostly on disk)
         self._buffer: list[CovenantResult] = []
         self._fresh: list[tuple] = []  # states to write in finish (``store.state_row``)
         self._changed: list[tuple] = []

@@ -30,7 +30,7 @@ from bot.alerts.waivers import Waiver
 from bot.config import Settings
 from bot.domain.model import Facility
 from bot.domain.results import CovenantResult
-from bot.domain.rulebook import Covenant, RuleSet
+from bot.domain.rulebook import Covenant
 from bot.domain.thresholds import Threshold
 from bot.notify.render import worst_first
 from bot.notify.render_email import MAX_DETAILED
@@ -130,8 +130,8 @@ _position = attrgetter("position")
 class RoutedEvents:
     """The routes of one check's events to send, each with its events (in arrival order)."""
 
-    def __init__(self, ruleset: RuleSet, settings: Settings):
-        self.ruleset, self.settings = ruleset, settings
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self.channels: dict[str, Route] = {}
         self.addresses: dict[str, Route] = {}
         self.latest: date | None = None

@@ -228,8 +228,7 @@ class Dispatcher:
         now = self.now()
         with session_scope(self.engine) as session:
             for row, path in self._filed:
-                outbox.mark_sent(session, row.id, now, "file")
-                self._audit(session, row, "delivered", now, f"written to {path}")
+                self._record_sent(session, row, now, "file", None, f"written to {path}")
         self._filed = []
 
     # -- stages' helpers ---------------------------------------------------------------------------
@@ -279,14 +278,20 @@ class Dispatcher:
               note: str | None = None) -> None:
         now = self.now()
         with session_scope(self.engine) as session:
-            outbox.mark_sent(session, row.id, now, via, posted.channel_id if posted else None,
-                             posted.ts if posted else None)
-            if posted is not None and row.thread_role is not None and (
-                    row.thread_role == "start" or outbox.thread_of(
-                        session, row.facility_id, row.covenant_id, posted.channel_id) is None):
-                outbox.save_thread(session, row.facility_id, row.covenant_id, posted.channel_id, posted.ts,
-                                   row.notification_id, now)
-            self._audit(session, row, "delivered", now, note or f"delivered to {self._where(row)} by {via}")
+            self._record_sent(session, row, now, via, posted, note)
+
+    def _record_sent(self, session, row: OutboxRow, now: datetime, via: str, posted: PostedMessage | None,
+                     note: str | None) -> None:
+        """The message is sent: its row says so, a Slack thread it starts is remembered, and the
+        delivery log has its line."""
+        outbox.mark_sent(session, row.id, now, via, posted.channel_id if posted else None,
+                         posted.ts if posted else None)
+        if posted is not None and row.thread_role is not None and (
+                row.thread_role == "start" or outbox.thread_of(
+                    session, row.facility_id, row.covenant_id, posted.channel_id) is None):
+            outbox.save_thread(session, row.facility_id, row.covenant_id, posted.channel_id, posted.ts,
+                               row.notification_id, now)
+        self._audit(session, row, "delivered", now, note or f"delivered to {self._where(row)} by {via}")
 
     def _failed(self, row: OutboxRow, error: DeliveryError, report: DispatchReport) -> None:
         now = self.now()

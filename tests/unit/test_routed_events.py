@@ -42,7 +42,7 @@ def test_each_route_gives_back_its_events_in_order_and_keeps_only_the_worst_in_m
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
     ruleset = load_rules(tmp_path / "rules.yaml")
     covenants = {c.id: c for c in ruleset.covenants}
-    events = RoutedEvents(ruleset, Settings(_env_file=None, COVBOT_GROUP_THRESHOLD=5))
+    events = RoutedEvents(Settings(_env_file=None, COVBOT_GROUP_THRESHOLD=5))
     sent = []
     for start in range(0, 120, 30):  # four runs of facilities, each grouped by route as a worker does
         notified = []
@@ -73,7 +73,7 @@ def test_each_route_gives_back_its_events_in_order_and_keeps_only_the_worst_in_m
 def test_events_without_a_route_come_back_unrouted_in_arrival_order(tmp_path):
     (tmp_path / "rules.yaml").write_text(RULES.replace('    notify: {slack: ["#credit"]}\n', ""), encoding="utf-8")
     ruleset = load_rules(tmp_path / "rules.yaml")
-    events = RoutedEvents(ruleset, Settings(_env_file=None))
+    events = RoutedEvents(Settings(_env_file=None))
     notified = []
     for i in range(4):
         facility = _facility(i, "ana@bank.example" if i == 2 else None)
